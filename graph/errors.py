@@ -1,0 +1,36 @@
+"""GraphQL error codes: every error a client sees carries `extensions.code`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from graphql import GraphQLError
+
+
+class Code(StrEnum):
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    TIMEOUT = "TIMEOUT"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    INTERNAL = "INTERNAL"
+
+
+class GraphError(GraphQLError):
+    """An expected failure, shown to clients as is (message + code)."""
+
+    def __init__(self, message: str, code: Code, **extra: Any) -> None:
+        super().__init__(message, extensions={"code": code.value, **extra})
+
+
+def bad_input(message: str, **extra: Any) -> GraphError:
+    return GraphError(message, Code.BAD_USER_INPUT, **extra)
+
+
+def error_body(message: str, code: Code) -> dict[str, Any]:
+    """A GraphQL-shaped error response for failures outside execution (HTTP layer)."""
+    return {"errors": [{"message": message, "extensions": {"code": code.value}}]}

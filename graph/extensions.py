@@ -1,0 +1,61 @@
+"""Schema extensions: error codes on every error, nothing internal leaked."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import MaskErrors
+
+from graph.errors import Code
+
+log = logging.getLogger("matchgraph.errors")
+
+_USER_INPUT = re.compile(
+    r"Argument|argument|Expected value|Variable|cannot represent|exceeds maximum operation depth"
+    r"|aliases found|tokens|Expected type"
+)
+
+
+def classify(error: GraphQLError) -> Code:
+    """The code for an error that did not carry one."""
+    if isinstance(error, GraphQLSyntaxError):
+        return Code.BAD_USER_INPUT if "tokens" in error.message else Code.GRAPHQL_PARSE_FAILED
+    if error.original_error is None and error.path is None:
+        if _USER_INPUT.search(error.message):
+            return Code.BAD_USER_INPUT
+        return Code.GRAPHQL_VALIDATION_FAILED
+    if error.original_error is None:
+        return Code.BAD_USER_INPUT  # e.g. a variable coerced during execution
+    return Code.INTERNAL
+
+
+class ErrorCodes(MaskErrors):
+    """Adds `extensions.code` to every error and masks unexpected ones."""
+
+    def __init__(self) -> None:
+        super().__init__(error_message="Internal error.")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [self._coded(error) for error in errors]
+
+    def _coded(self, error: GraphQLError) -> GraphQLError:
+        if error.extensions and "code" in error.extensions:
+            return error
+        code = classify(error)
+        if code is Code.INTERNAL:
+            masked = self.anonymise_error(error)
+            masked.extensions = {"code": code.value}
+            return masked
+        error.extensions = {**(error.extensions or {}), "code": code.value}
+        return error
+
+
+def log_unexpected(errors: list[GraphQLError]) -> None:
+    """Log errors that are bugs (with traceback); expected ones are the client's business."""
+    for error in errors:
+        if error.extensions and "code" in error.extensions:
+            continue
+        if classify(error) is Code.INTERNAL:
+            log.error("unexpected error at %s", error.path, exc_info=error.original_error)

@@ -1,0 +1,169 @@
+"""Match, the hub of the graph, with its prediction, odds and features."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from graph.context import Info
+from graph.errors import bad_input
+from graph.loaders import PageKeys
+from graph.relay import Node, PageInfo
+from graph.scalars import IsoDateTime
+
+if TYPE_CHECKING:
+    from graph.regions import Region
+
+
+@strawberry.enum(description="Result of a match from the home side's view (class 0, 1, 2).")
+class Outcome(Enum):
+    HOME = "HOME"
+    DRAW = "DRAW"
+    AWAY = "AWAY"
+
+
+OUTCOMES: tuple[Outcome | None, ...] = (Outcome.HOME, Outcome.DRAW, Outcome.AWAY)
+
+
+def outcome_of(value: int | None) -> Outcome | None:
+    return OUTCOMES[value] if value is not None and 0 <= value <= 2 else None
+
+
+@strawberry.type(description="The precomputed 1X2 prediction of predictions.parquet.")
+class Prediction:
+    proba_home: float = strawberry.field(description="Probability of a home win.")
+    proba_draw: float = strawberry.field(description="Probability of a draw.")
+    proba_away: float = strawberry.field(description="Probability of an away win.")
+    predicted_class: int = strawberry.field(description="0 home, 1 draw, 2 away.")
+    predicted_outcome: Outcome = strawberry.field(description="`predictedClass` as an Outcome.")
+    model_run_id: str | None = strawberry.field(description="MLflow run id of the model.")
+    model_stage: str | None = strawberry.field(
+        description="Stage the pipeline recorded for the model (free text from the file)."
+    )
+    computed_at: IsoDateTime | None = strawberry.field(
+        description="When predictions.parquet was written (file time)."
+    )
+
+
+@strawberry.type(description="Bookmaker (Fonbet) 1X2 decimal odds from fonbet_odds.parquet.")
+class Odds:
+    home: float | None = strawberry.field(description="Decimal odds on a home win.")
+    draw: float | None = strawberry.field(description="Decimal odds on a draw.")
+    away: float | None = strawberry.field(description="Decimal odds on an away win.")
+    fonbet_event_id: int | None = strawberry.field(description="Fonbet event id.")
+    fonbet_sport_id: int | None = strawberry.field(description="Fonbet sport (segment) id.")
+    fonbet_url: str | None = strawberry.field(
+        description="Link to the event on Fonbet; null unless both Fonbet ids are known."
+    )
+
+
+@strawberry.type(description="One model feature of a match (NaN values are left out).")
+class Feature:
+    name: str = strawberry.field(description="Feature column name, e.g. `diff_goals_w5`.")
+    value: float = strawberry.field(description="Feature value.")
+
+
+@strawberry.type(description="A football match: the hub that every other table hangs off.")
+class Match(Node):
+    match_id: int = strawberry.field(description="The pipeline's integer match id.")
+    start_time_utc: IsoDateTime | None = strawberry.field(description="Kick-off time (UTC).")
+    home_team_name: str = strawberry.field(description="Home side.")
+    away_team_name: str = strawberry.field(description="Away side.")
+    tournament_name: str | None = strawberry.field(description="Tournament or league.")
+    region: Annotated[Region, strawberry.lazy("graph.regions")] | None = strawberry.field(
+        description="Region (country or area) the tournament belongs to."
+    )
+    women: bool = strawberry.field(description="A women's competition (features column `sex`).")
+    is_future: bool = strawberry.field(description="Not played yet.")
+    home_score: int | None = strawberry.field(description="Home goals (finished matches).")
+    away_score: int | None = strawberry.field(description="Away goals (finished matches).")
+    outcome: Outcome | None = strawberry.field(description="Result (finished matches).")
+    page: strawberry.Private[PageKeys | None] = None
+
+    def node_key(self) -> str:
+        return str(self.match_id)
+
+    @strawberry.field(
+        description="Precomputed prediction (predictions.parquet), if any.",
+        graphql_type=Prediction | None,
+    )
+    def prediction(self, info: Info) -> Prediction | None | Awaitable[Prediction | None]:
+        loader = info.context.loaders.prediction
+        if self.page is not None:
+            self.page.prime(loader)
+        return loader.get(self.match_id)
+
+    @strawberry.field(
+        description="Bookmaker odds (fonbet_odds.parquet), if any.", graphql_type=Odds | None
+    )
+    def odds(self, info: Info) -> Odds | None | Awaitable[Odds | None]:
+        loader = info.context.loaders.odds
+        if self.page is not None:
+            self.page.prime(loader)
+        return loader.get(self.match_id)
+
+    @strawberry.field(
+        description="Model features of the match (NaN dropped); `names` picks some, "
+        "an unknown name is BAD_USER_INPUT.",
+        graphql_type=list[Feature],
+    )
+    def features(
+        self, info: Info, names: list[str] | None = None
+    ) -> list[Feature] | Awaitable[list[Feature]]:
+        if names is not None:
+            check_feature_names(info, names)
+        loader = info.context.loaders.features
+        if self.page is not None:
+            self.page.prime(loader)
+        found = loader.get(self.match_id)
+        if names is None:
+            return found
+        if isinstance(found, list):
+            return _pick(found, names)
+        return _pick_later(found, names)
+
+
+def check_feature_names(info: Info, names: list[str]) -> None:
+    known = info.context.data.catalog.feature_names
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise bad_input(
+            f"unknown feature name(s): {', '.join(unknown)}", validNames=list(known)
+        )
+
+
+def _pick(features: list[Feature], names: list[str]) -> list[Feature]:
+    wanted = set(names)
+    return [f for f in features if f.name in wanted]
+
+
+async def _pick_later(found: Awaitable[list[Feature]], names: list[str]) -> list[Feature]:
+    return _pick(await found, names)
+
+
+@strawberry.type(description="One match in a connection, with its cursor.")
+class MatchEdge:
+    cursor: str = strawberry.field(description="Opaque keyset cursor; stable across refreshes.")
+    node: Match = strawberry.field(description="The match.")
+
+
+@strawberry.type(description="A page of matches ordered by start time, then match id (Relay).")
+class MatchConnection:
+    edges: list[MatchEdge] = strawberry.field(description="The matches of this page.")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+    total_count: int = strawberry.field(description="Matches that satisfy the filters, all pages.")
+
+
+__all__ = [
+    "Feature",
+    "Match",
+    "MatchConnection",
+    "MatchEdge",
+    "Odds",
+    "Outcome",
+    "PageKeys",
+    "Prediction",
+]

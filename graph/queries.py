@@ -1,0 +1,72 @@
+"""Root query fields of the read path."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from graph.context import Info
+from graph.errors import bad_input
+from graph.health import Health, current_health
+from graph.lookups import regions as all_regions
+from graph.matches import Match, MatchConnection
+from graph.paging import DEFAULT_FIRST, MatchQuery, match_connection
+from graph.regions import Region
+from graph.relay import Node, decode_global_id
+
+INT32_MAX = 2**31 - 1
+
+
+@strawberry.type(description="Read the match graph.")
+class Query:
+    @strawberry.field(description="Any object by its global id (Relay); null when unknown.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        type_name, key = decode_global_id(id)
+        if type_name == "Match":
+            if not key.lstrip("-").isdigit():
+                raise bad_input(f"malformed node id {id!r}")
+            return await info.context.loaders.match.load(int(key))
+        if type_name == "Region":
+            wanted = key.casefold()
+            return next((r for r in all_regions(info.context.data) if r.name.casefold() == wanted), None)
+        return None
+
+    @strawberry.field(
+        description="One match by its pipeline id (also orphan predictions); null when unknown.",
+        graphql_type=Match | None,
+    )
+    def match(self, info: Info, match_id: int) -> Awaitable[Match | None]:
+        if not 0 <= match_id <= INT32_MAX:
+            raise bad_input(f"`matchId` must be between 0 and {INT32_MAX}")
+        return info.context.loaders.match.load(match_id)
+
+    @strawberry.field(
+        description="Matches of the catalogue ordered by start time, then match id. "
+        "`first` defaults to 50 (at most 5000); `from` is inclusive, `to` exclusive; "
+        "`team` matches either side and `region` the region name, both case-insensitive."
+    )
+    def matches(
+        self,
+        info: Info,
+        first: int | None = DEFAULT_FIRST,
+        after: str | None = None,
+        future_only: bool | None = None,
+        region: str | None = None,
+        team: str | None = None,
+        start_from: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        start_to: Annotated[datetime | None, strawberry.argument(name="to")] = None,
+    ) -> MatchConnection:
+        query = MatchQuery(first, after, future_only, region, team, start_from, start_to)
+        return match_connection(info, query)
+
+    @strawberry.field(description="Every region of the catalogue and of the ROI file, by name.")
+    def regions(self, info: Info) -> list[Region]:
+        return all_regions(info.context.data)
+
+    @strawberry.field(description="Health of the API process that answered (never cached).")
+    def health(self, info: Info) -> Health:
+        info.context.uncacheable()
+        return current_health(info.context.sources)

@@ -1,0 +1,50 @@
+"""Regions (countries and areas) and their flat-stake ROI."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from graph.context import Info
+from graph.loaders import PageKeys
+from graph.relay import Node
+
+if TYPE_CHECKING:
+    from graph.matches import MatchConnection
+
+
+@strawberry.type(description="Flat-stake betting ROI of a region (roi_by_region.csv).")
+class RegionRoi:
+    bets: int = strawberry.field(description="Bets placed (n_bets).")
+    roi: float = strawberry.field(description="Return on investment, profit / stake.")
+    profit: float | None = strawberry.field(description="Profit in stake units.")
+    won: int | None = strawberry.field(description="Bets won (n_won).")
+
+
+@strawberry.type(description="A region (country or area) whose tournaments the matches belong to.")
+class Region(Node):
+    name: str = strawberry.field(description="Region name as the pipeline writes it.")
+    page: strawberry.Private[PageKeys | None] = None
+
+    def node_key(self) -> str:
+        return self.name
+
+    @strawberry.field(
+        description="ROI of flat-stake betting in this region; null until produced.",
+        graphql_type=RegionRoi | None,
+    )
+    def roi(self, info: Info) -> RegionRoi | None | Awaitable[RegionRoi | None]:
+        loader = info.context.loaders.roi
+        if self.page is not None:
+            self.page.prime(loader)
+        return loader.get(self.name.casefold())
+
+    @strawberry.field(description="Matches of this region, ordered by start time then match id.")
+    def matches(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> Annotated[MatchConnection, strawberry.lazy("graph.matches")]:
+        from graph.paging import MatchQuery, match_connection
+
+        return match_connection(info, MatchQuery(first=first, after=after, region=self.name))

@@ -1,0 +1,61 @@
+"""The root schema: every domain module joined, limits and error codes applied."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types.execution import ExecutionContext
+
+from graph.extensions import ErrorCodes, log_unexpected
+from graph.matches import Match
+from graph.queries import Query
+from graph.regions import Region
+from graph.scalars import SCALAR_OVERRIDES
+from graph.settings import Settings
+
+
+class MatchGraphSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_unexpected(errors)
+
+
+def _extensions(settings: Settings) -> list[Any]:
+    # Classes or factories, never instances: an instance would share state
+    # between concurrent operations.
+    extensions: list[Any] = [
+        lambda: QueryDepthLimiter(max_depth=settings.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        ErrorCodes,
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return extensions
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    return MatchGraphSchema(
+        query=Query,
+        types=[Match, Region],
+        extensions=_extensions(settings),
+        scalar_overrides=SCALAR_OVERRIDES,
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+def export_sdl() -> str:
+    """The SDL that schema.graphql holds (independent of runtime limits)."""
+    return build_schema(Settings()).as_str() + "\n"
+

@@ -1,0 +1,132 @@
+"""One Settings class shared by every process (api, worker, CLI).
+
+Environment names follow SCHEMA.md's operating contract; the old REST
+service's names (`SOCCER_POSTGRES_*`, `MLFLOW_*`, `MINIO_*`, `FASTAPI_*`,
+`CORS_ALLOWED_ORIGINS`, `PROMETHEUS_MULTIPROC_DIR`) keep working.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_PLACEHOLDER_SECRETS = frozenset({"", "changeme", "changethis", "secret", "token", "password"})
+DEFAULT_FONBET_URL_TEMPLATE = "https://www.fon.bet/sports/football/{sport_id}/{event_id}/"
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; local defaults need no configuration."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    env: Literal["local", "production"] = Field("local", validation_alias=_env("MATCHGRAPH_ENV"))
+    data_dir: Path = Field(Path("./data"), validation_alias=_env("MATCHGRAPH_DATA_DIR"))
+    storage: Literal["local", "s3"] = Field("local", validation_alias=_env("MATCHGRAPH_STORAGE"))
+    minio_endpoint_url: str | None = Field(None, validation_alias=_env("MINIO_ENDPOINT_URL"))
+    minio_access_key: str | None = Field(None, validation_alias=_env("MINIO_ACCESS_KEY"))
+    minio_secret_key: SecretStr | None = Field(None, validation_alias=_env("MINIO_SECRET_KEY"))
+    minio_region: str = Field("us-east-1", validation_alias=_env("MINIO_REGION"))
+
+    database_url: str | None = Field(None, validation_alias=_env("MATCHGRAPH_DATABASE_URL"))
+    postgres_user: str | None = Field(None, validation_alias=_env("SOCCER_POSTGRES_USER"))
+    postgres_password: SecretStr | None = Field(
+        None, validation_alias=_env("SOCCER_POSTGRES_PASSWORD")
+    )
+    postgres_host: str | None = Field(None, validation_alias=_env("SOCCER_POSTGRES_HOST"))
+    postgres_port: int = Field(5432, validation_alias=_env("SOCCER_POSTGRES_PORT"))
+    postgres_db: str | None = Field(None, validation_alias=_env("SOCCER_POSTGRES_DB"))
+
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("MATCHGRAPH_REDIS_URL"))
+
+    mlflow_tracking_uri: str | None = Field(None, validation_alias=_env("MLFLOW_TRACKING_URI"))
+    mlflow_model_name: str = Field("soccer-1x2", validation_alias=_env("MLFLOW_MODEL_NAME"))
+    mlflow_model_stages: CsvList = Field(
+        ["champion", "challenger"], validation_alias=_env("MLFLOW_MODEL_STAGES")
+    )
+
+    header_token: SecretStr | None = Field(None, validation_alias=_env("FASTAPI_HEADER_TOKEN"))
+    query_token: SecretStr | None = Field(None, validation_alias=_env("FASTAPI_QUERY_TOKEN"))
+    cors_allowed_origins: CsvList = Field([], validation_alias=_env("CORS_ALLOWED_ORIGINS"))
+    prometheus_multiproc_dir: Path | None = Field(
+        None, validation_alias=_env("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
+    )
+
+    refresh_seconds: float = Field(60.0, gt=0, validation_alias=_env("MATCHGRAPH_REFRESH_SECONDS"))
+    sync_timeout: float = Field(10.0, gt=0, validation_alias=_env("MATCHGRAPH_SYNC_TIMEOUT"))
+    model_info_ttl: float = Field(300.0, ge=0, validation_alias=_env("MATCHGRAPH_MODEL_INFO_TTL"))
+    fonbet_url_template: str = Field(
+        DEFAULT_FONBET_URL_TEMPLATE, validation_alias=_env("MATCHGRAPH_FONBET_URL_TEMPLATE")
+    )
+
+    max_first: int = Field(5000, ge=1, validation_alias=_env("MATCHGRAPH_MAX_FIRST"))
+    max_depth: int = Field(12, ge=1, validation_alias=_env("MATCHGRAPH_MAX_DEPTH"))
+    max_aliases: int = Field(30, ge=1, validation_alias=_env("MATCHGRAPH_MAX_ALIASES"))
+    max_tokens: int = Field(5000, ge=1, validation_alias=_env("MATCHGRAPH_MAX_TOKENS"))
+    max_body_bytes: int = Field(1_000_000, ge=1024, validation_alias=_env("MATCHGRAPH_MAX_BODY_BYTES"))
+    introspection: bool = Field(True, validation_alias=_env("MATCHGRAPH_INTROSPECTION"))
+    max_subscriptions: int = Field(20, ge=1, validation_alias=_env("MATCHGRAPH_MAX_SUBSCRIPTIONS"))
+    operation_timeout: float = Field(30.0, gt=0, validation_alias=_env("MATCHGRAPH_OPERATION_TIMEOUT"))
+    response_cache_mb: float = Field(64.0, ge=0, validation_alias=_env("MATCHGRAPH_RESPONSE_CACHE_MB"))
+
+    host: str = Field("127.0.0.1", validation_alias=_env("MATCHGRAPH_HOST"))
+    port: int = Field(8000, validation_alias=_env("MATCHGRAPH_PORT"))
+
+    @field_validator("mlflow_model_stages", "cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_open_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        tokens = [t.get_secret_value() for t in (self.header_token, self.query_token) if t]
+        if not tokens:
+            raise ValueError(
+                "MATCHGRAPH_ENV=production needs FASTAPI_HEADER_TOKEN or FASTAPI_QUERY_TOKEN"
+            )
+        if any(t.strip().lower() in _PLACEHOLDER_SECRETS for t in tokens):
+            raise ValueError("refusing a placeholder API token in production")
+        return self
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.header_token or self.query_token)
+
+    @property
+    def effective_database_url(self) -> str:
+        """MATCHGRAPH_DATABASE_URL, else SOCCER_POSTGRES_*, else SQLite in the data dir."""
+        if self.database_url:
+            return self.database_url
+        if self.postgres_host and self.postgres_db:
+            password = self.postgres_password.get_secret_value() if self.postgres_password else ""
+            user = quote(self.postgres_user or "postgres", safe="")
+            auth = f"{user}:{quote(password, safe='')}@" if password else f"{user}@"
+            return (
+                f"postgresql+asyncpg://{auth}{self.postgres_host}:{self.postgres_port}/"
+                f"{self.postgres_db}"
+            )
+        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'livescores.sqlite'}"
+
+    @property
+    def effective_mlflow_uri(self) -> str:
+        """MLFLOW_TRACKING_URI, else a SQLite registry in the data dir."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{self.data_dir.resolve() / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_root(self) -> Path:
+        return self.data_dir.resolve() / "mlflow" / "artifacts"

@@ -1,0 +1,78 @@
+"""A read-only table keyed by id, answering bulk lookups with vectorised takes."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def python_column(series: pd.Series) -> np.ndarray:
+    """An object array of plain Python values with None for missing ones.
+
+    Done once when a snapshot is built, so lookups on the request path are a
+    `take` and a `tolist`, with no per-value conversion.
+    """
+    out: np.ndarray = series.to_numpy(dtype=object, na_value=None)
+    return out
+
+
+def nullable_int_column(series: pd.Series) -> np.ndarray:
+    """Whole numbers stored as floats (NaN for missing) -> object array of int | None."""
+    numeric = pd.to_numeric(series, errors="coerce")
+    out = np.empty(len(numeric), dtype=object)
+    mask = numeric.notna().to_numpy()
+    out[:] = None
+    out[mask] = numeric[mask].astype("int64").tolist()
+    return out
+
+
+class KeyedTable:
+    """Columns of Python values aligned on a unique key index."""
+
+    def __init__(self, index: pd.Index, columns: dict[str, np.ndarray]) -> None:
+        self.index = index
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self.index
+
+    def positions(self, keys: Sequence[Hashable] | np.ndarray) -> np.ndarray:
+        """Row positions of `keys`, -1 where a key is absent."""
+        if len(self.index) == 0 or len(keys) == 0:
+            return np.full(len(keys), -1, dtype=np.intp)
+        return np.asarray(self.index.get_indexer(keys), dtype=np.intp)
+
+    def take(self, keys: Sequence[Hashable] | np.ndarray, names: Sequence[str]) -> TakeResult:
+        """Values of `names` for `keys`, aligned on `keys` (absent rows flagged)."""
+        pos = self.positions(keys)
+        found = pos >= 0
+        safe = np.where(found, pos, 0)
+        if len(self.index) == 0:
+            return TakeResult(found.tolist(), {name: [None] * len(keys) for name in names})
+        return TakeResult(
+            found.tolist(), {name: self.columns[name].take(safe).tolist() for name in names}
+        )
+
+
+class TakeResult:
+    """Aligned lookup result: `found[i]` says whether row i exists."""
+
+    __slots__ = ("columns", "found")
+
+    def __init__(self, found: list[bool], columns: dict[str, list[Any]]) -> None:
+        self.found = found
+        self.columns = columns
+
+
+def unique_index(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Index `frame` by `name` (column or index), keeping the last row of a duplicate id."""
+    if name in frame.columns:
+        frame = frame.set_index(name)
+    frame.index = frame.index.rename(name)
+    return frame[~frame.index.duplicated(keep="last")]

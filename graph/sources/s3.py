@@ -1,0 +1,130 @@
+"""Storage over S3 or MinIO through aiobotocore (one client per process)."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import ClientError
+
+from graph.sources.errors import ObjectNotFound
+from graph.sources.storage import ObjectStat, Storage, check_key
+
+_MISSING = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
+
+
+class S3Storage(Storage):
+    """Buckets are the logical bucket names of DATA.md, created on first write."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str | None,
+        access_key: str | None,
+        secret_key: str | None,
+        region: str = "us-east-1",
+    ) -> None:
+        self._options: dict[str, Any] = {
+            "endpoint_url": endpoint_url,
+            "aws_access_key_id": access_key,
+            "aws_secret_access_key": secret_key,
+            "region_name": region,
+            "config": AioConfig(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
+        }
+        self._stack = AsyncExitStack()
+        self._client: Any = None
+        self._known_buckets: set[str] = set()
+
+    async def _s3(self) -> Any:
+        if self._client is None:
+            client_cm = get_session().create_client("s3", **self._options)
+            self._client = await self._stack.enter_async_context(client_cm)
+        return self._client
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+        self._client = None
+
+    async def get_bytes(self, bucket: str, key: str) -> bytes:
+        s3 = await self._s3()
+        try:
+            response = await s3.get_object(Bucket=bucket, Key=check_key(bucket, key))
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise ObjectNotFound(f"{bucket}/{key}") from exc
+            raise
+        async with response["Body"] as body:
+            data: bytes = await body.read()
+        return data
+
+    async def put_bytes(self, bucket: str, key: str, data: bytes, *, content_type: str) -> None:
+        s3 = await self._s3()
+        await self._ensure_bucket(s3, bucket)
+        await s3.put_object(
+            Bucket=bucket, Key=check_key(bucket, key), Body=data, ContentType=content_type
+        )
+
+    async def stat(self, bucket: str, key: str) -> ObjectStat | None:
+        s3 = await self._s3()
+        try:
+            head = await s3.head_object(Bucket=bucket, Key=check_key(bucket, key))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        return ObjectStat(
+            bucket=bucket,
+            key=key,
+            size=int(head["ContentLength"]),
+            last_modified=head["LastModified"],
+            etag=str(head["ETag"]).strip('"'),
+        )
+
+    async def list(self, bucket: str, prefix: str = "") -> list[ObjectStat]:
+        s3 = await self._s3()
+        found: list[ObjectStat] = []
+        paginator = s3.get_paginator("list_objects_v2")
+        try:
+            async for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                found.extend(_listed(bucket, item) for item in page.get("Contents", []))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return []
+            raise
+        return sorted(found, key=lambda s: s.key)
+
+    async def presigned_url(self, bucket: str, key: str, *, expires: int = 3600) -> str | None:
+        s3 = await self._s3()
+        url: str = await s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": bucket, "Key": check_key(bucket, key)},
+            ExpiresIn=expires,
+        )
+        return url
+
+    async def _ensure_bucket(self, s3: Any, bucket: str) -> None:
+        if bucket in self._known_buckets:
+            return
+        try:
+            await s3.head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            if not _is_missing(exc):
+                raise
+            await s3.create_bucket(Bucket=bucket)
+        self._known_buckets.add(bucket)
+
+
+def _is_missing(exc: ClientError) -> bool:
+    return str(exc.response.get("Error", {}).get("Code")) in _MISSING
+
+
+def _listed(bucket: str, item: dict[str, Any]) -> ObjectStat:
+    return ObjectStat(
+        bucket=bucket,
+        key=item["Key"],
+        size=int(item["Size"]),
+        last_modified=item["LastModified"],
+        etag=str(item["ETag"]).strip('"'),
+    )

@@ -1,0 +1,7 @@
+"""Test fixtures live in tests/fixtures/, one module per real service."""
+
+pytest_plugins = [
+    "tests.fixtures.s3",
+    "tests.fixtures.demo",
+    "tests.fixtures.server",
+]
