@@ -31,6 +31,8 @@ class Context:
     response: Any = None
     # False once a field backed by something other than snapshots resolves.
     cacheable: bool = True
+    # Set by the WebSocket protocols from `connection_init`'s payload.
+    connection_params: dict[str, Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def uncacheable(self) -> None:

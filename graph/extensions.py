@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.types.graphql import OperationType
 
+from graph.context import Context
 from graph.errors import Code
 
 log = logging.getLogger("matchgraph.errors")
@@ -22,12 +25,12 @@ def classify(error: GraphQLError) -> Code:
     """The code for an error that did not carry one."""
     if isinstance(error, GraphQLSyntaxError):
         return Code.BAD_USER_INPUT if "tokens" in error.message else Code.GRAPHQL_PARSE_FAILED
-    if error.original_error is None and error.path is None:
+    if error.path is None:  # before execution: validation or variable coercion
         if _USER_INPUT.search(error.message):
             return Code.BAD_USER_INPUT
         return Code.GRAPHQL_VALIDATION_FAILED
     if error.original_error is None:
-        return Code.BAD_USER_INPUT  # e.g. a variable coerced during execution
+        return Code.BAD_USER_INPUT
     return Code.INTERNAL
 
 
@@ -59,3 +62,19 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
             continue
         if classify(error) is Code.INTERNAL:
             log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+
+
+class CachePolicy(SchemaExtension):
+    """Only queries may be cached; mutations and subscriptions never are."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        if not isinstance(context, Context):
+            return
+        try:
+            operation_type = self.execution_context.operation_type
+        except RuntimeError:  # no valid operation: nothing worth caching
+            operation_type = None
+        if operation_type is not OperationType.QUERY:
+            context.uncacheable()

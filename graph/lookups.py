@@ -48,7 +48,8 @@ def matches_at(data: SnapshotSet, positions: np.ndarray) -> tuple[list[Match], l
             page=page,
         )
         for match_id, (start, home, away, tournament, region, women, future,
-                       home_score, away_score, outcome) in zip(ids, zip(*cols), strict=True)
+                       home_score, away_score, outcome) in zip(ids, zip(*cols, strict=True),
+                                                               strict=True)
     ]  # fmt: skip
     starts = catalog.start_ns[positions].tolist()
     cursors = [encode_cursor(s, m) for s, m in zip(starts, ids, strict=True)]
@@ -170,4 +171,3 @@ def lookup_roi(data: SnapshotSet, keys: Sequence[str]) -> list[RegionRoi | None]
             taken.found, cols["n_bets"], cols["roi"], cols["profit"], cols["n_won"], strict=True
         )
     ]
-

@@ -90,7 +90,7 @@ class Match(Node):
         description="Precomputed prediction (predictions.parquet), if any.",
         graphql_type=Prediction | None,
     )
-    def prediction(self, info: Info) -> Prediction | None | Awaitable[Prediction | None]:
+    def prediction(self, info: Info) -> Prediction | Awaitable[Prediction | None] | None:
         loader = info.context.loaders.prediction
         if self.page is not None:
             self.page.prime(loader)
@@ -99,7 +99,7 @@ class Match(Node):
     @strawberry.field(
         description="Bookmaker odds (fonbet_odds.parquet), if any.", graphql_type=Odds | None
     )
-    def odds(self, info: Info) -> Odds | None | Awaitable[Odds | None]:
+    def odds(self, info: Info) -> Odds | Awaitable[Odds | None] | None:
         loader = info.context.loaders.odds
         if self.page is not None:
             self.page.prime(loader)
@@ -130,9 +130,7 @@ def check_feature_names(info: Info, names: list[str]) -> None:
     known = info.context.data.catalog.feature_names
     unknown = sorted(set(names) - set(known))
     if unknown:
-        raise bad_input(
-            f"unknown feature name(s): {', '.join(unknown)}", validNames=list(known)
-        )
+        raise bad_input(f"unknown feature name(s): {', '.join(unknown)}", validNames=list(known))
 
 
 def _pick(features: list[Feature], names: list[str]) -> list[Feature]:

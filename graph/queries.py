@@ -31,7 +31,9 @@ class Query:
             return await info.context.loaders.match.load(int(key))
         if type_name == "Region":
             wanted = key.casefold()
-            return next((r for r in all_regions(info.context.data) if r.name.casefold() == wanted), None)
+            return next(
+                (r for r in all_regions(info.context.data) if r.name.casefold() == wanted), None
+            )
         return None
 
     @strawberry.field(

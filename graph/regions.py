@@ -35,7 +35,7 @@ class Region(Node):
         description="ROI of flat-stake betting in this region; null until produced.",
         graphql_type=RegionRoi | None,
     )
-    def roi(self, info: Info) -> RegionRoi | None | Awaitable[RegionRoi | None]:
+    def roi(self, info: Info) -> RegionRoi | Awaitable[RegionRoi | None] | None:
         loader = info.context.loaders.roi
         if self.page is not None:
             self.page.prime(loader)

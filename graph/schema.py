@@ -15,7 +15,8 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
-from graph.extensions import ErrorCodes, log_unexpected
+from graph.extensions import CachePolicy, ErrorCodes, log_unexpected
+from graph.fastpath import install_attribute_resolvers
 from graph.matches import Match
 from graph.queries import Query
 from graph.regions import Region
@@ -38,6 +39,7 @@ def _extensions(settings: Settings) -> list[Any]:
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         ErrorCodes,
+        CachePolicy,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
@@ -46,16 +48,17 @@ def _extensions(settings: Settings) -> list[Any]:
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    return MatchGraphSchema(
+    schema = MatchGraphSchema(
         query=Query,
         types=[Match, Region],
         extensions=_extensions(settings),
         scalar_overrides=SCALAR_OVERRIDES,
         config=StrawberryConfig(auto_camel_case=True),
     )
+    install_attribute_resolvers(schema._schema)
+    return schema
 
 
 def export_sdl() -> str:
     """The SDL that schema.graphql holds (independent of runtime limits)."""
     return build_schema(Settings()).as_str() + "\n"
-

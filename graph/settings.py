@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     postgres_port: int = Field(5432, validation_alias=_env("SOCCER_POSTGRES_PORT"))
     postgres_db: str | None = Field(None, validation_alias=_env("SOCCER_POSTGRES_DB"))
 
-    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("MATCHGRAPH_REDIS_URL"))
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", validation_alias=_env("MATCHGRAPH_REDIS_URL")
+    )
 
     mlflow_tracking_uri: str | None = Field(None, validation_alias=_env("MLFLOW_TRACKING_URI"))
     mlflow_model_name: str = Field("soccer-1x2", validation_alias=_env("MLFLOW_MODEL_NAME"))
@@ -72,11 +74,17 @@ class Settings(BaseSettings):
     max_depth: int = Field(12, ge=1, validation_alias=_env("MATCHGRAPH_MAX_DEPTH"))
     max_aliases: int = Field(30, ge=1, validation_alias=_env("MATCHGRAPH_MAX_ALIASES"))
     max_tokens: int = Field(5000, ge=1, validation_alias=_env("MATCHGRAPH_MAX_TOKENS"))
-    max_body_bytes: int = Field(1_000_000, ge=1024, validation_alias=_env("MATCHGRAPH_MAX_BODY_BYTES"))
+    max_body_bytes: int = Field(
+        1_000_000, ge=1024, validation_alias=_env("MATCHGRAPH_MAX_BODY_BYTES")
+    )
     introspection: bool = Field(True, validation_alias=_env("MATCHGRAPH_INTROSPECTION"))
     max_subscriptions: int = Field(20, ge=1, validation_alias=_env("MATCHGRAPH_MAX_SUBSCRIPTIONS"))
-    operation_timeout: float = Field(30.0, gt=0, validation_alias=_env("MATCHGRAPH_OPERATION_TIMEOUT"))
-    response_cache_mb: float = Field(64.0, ge=0, validation_alias=_env("MATCHGRAPH_RESPONSE_CACHE_MB"))
+    operation_timeout: float = Field(
+        30.0, gt=0, validation_alias=_env("MATCHGRAPH_OPERATION_TIMEOUT")
+    )
+    response_cache_mb: float = Field(
+        64.0, ge=0, validation_alias=_env("MATCHGRAPH_RESPONSE_CACHE_MB")
+    )
 
     host: str = Field("127.0.0.1", validation_alias=_env("MATCHGRAPH_HOST"))
     port: int = Field(8000, validation_alias=_env("MATCHGRAPH_PORT"))

@@ -61,7 +61,7 @@ class MatchCatalog(KeyedTable):
         frame = _sorted(unique_index(frame, "match_id"))
         start = pd.to_datetime(frame["startTimeUtc"], utc=True)
         self.ids = frame.index.to_numpy(dtype=np.int64)
-        self.start_ns = np.where(start.isna(), _NAT_LAST, start.to_numpy().view(np.int64))
+        self.start_ns = _epoch_ns(start)
         self.future = frame["is_future"].fillna(False).astype(bool).to_numpy()
         self.feature_names = sorted(c for c in frame.columns if FEATURE_PATTERN.match(str(c)))
         self.features = frame[self.feature_names].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -91,7 +91,8 @@ class MatchCatalog(KeyedTable):
         return int(self.start_ns[position]), int(self.ids[position])
 
     def feature_rows(self, positions: np.ndarray) -> np.ndarray:
-        return self.features[positions]
+        rows: np.ndarray = self.features[positions]
+        return rows
 
     def _mask(self, where: MatchFilter) -> np.ndarray:
         mask = np.ones(self.ids.size, dtype=bool)
@@ -121,20 +122,30 @@ def _ns(moment: datetime) -> int:
     return int(pd.Timestamp(moment).tz_convert("UTC").value)
 
 
+def _epoch_ns(start: pd.Series) -> np.ndarray:
+    """UTC start times as int64 ns since the epoch, NaT as _NAT_LAST.
+
+    Converted to naive `ns` first: a tz-aware column's `to_numpy()` is an object
+    array, and pandas 3 keeps whatever unit the file stored (often `us`).
+    """
+    naive = start.dt.tz_convert(None).dt.as_unit("ns").to_numpy()
+    return np.where(start.isna().to_numpy(), _NAT_LAST, naive.view(np.int64))
+
+
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    start = pd.to_datetime(frame["startTimeUtc"], utc=True)
-    key = np.where(start.isna(), _NAT_LAST, start.to_numpy().view(np.int64))
+    key = _epoch_ns(pd.to_datetime(frame["startTimeUtc"], utc=True))
     order = np.lexsort((frame.index.to_numpy(), key))
     return frame.iloc[order]
 
 
 def _codes(*columns: pd.Series) -> tuple[dict[str, int], list[np.ndarray]]:
     """Case-folded names -> shared integer codes, and each column's codes (-1 = missing)."""
-    folded = [c.astype(object).where(c.notna(), None) for c in columns]
-    folded = [c.map(lambda v: None if v is None else str(v).casefold()) for c in folded]
-    vocabulary = sorted({v for c in folded for v in c if v is not None})
+    # The nullable string dtype keeps missing values as <NA> whatever the input dtype
+    # (pandas 3 infers `str` columns whose missing values are NaN, not None).
+    folded = [c.astype("string").str.casefold() for c in columns]
+    vocabulary = sorted(set().union(*(c.dropna() for c in folded)))
     lookup = {name: code for code, name in enumerate(vocabulary)}
-    arrays = [c.map(lambda v: -1 if v is None else lookup[v]).to_numpy(np.int64) for c in folded]
+    arrays = [pd.Categorical(c, categories=vocabulary).codes.astype(np.int64) for c in folded]
     return lookup, arrays
 
 

@@ -15,7 +15,8 @@ def python_column(series: pd.Series) -> np.ndarray:
     Done once when a snapshot is built, so lookups on the request path are a
     `take` and a `tolist`, with no per-value conversion.
     """
-    out: np.ndarray = series.to_numpy(dtype=object, na_value=None)
+    # pandas accepts na_value=None (documented); pandas-stubs' overloads do not.
+    out: np.ndarray = series.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
     return out
 
 
@@ -46,7 +47,7 @@ class KeyedTable:
         """Row positions of `keys`, -1 where a key is absent."""
         if len(self.index) == 0 or len(keys) == 0:
             return np.full(len(keys), -1, dtype=np.intp)
-        return np.asarray(self.index.get_indexer(keys), dtype=np.intp)
+        return np.asarray(self.index.get_indexer(pd.Index(keys)), dtype=np.intp)
 
     def take(self, keys: Sequence[Hashable] | np.ndarray, names: Sequence[str]) -> TakeResult:
         """Values of `names` for `keys`, aligned on `keys` (absent rows flagged)."""

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from graph.sources.errors import ObjectNotFound
-from graph.sources.storage import ObjectStat, Storage, check_key
+from graph.sources.storage import ObjectStat, Storage, check_bucket, check_key
 
 
 class LocalStorage(Storage):
@@ -40,7 +40,7 @@ class LocalStorage(Storage):
         return None if not path.is_file() else _object_stat(bucket, key, st)
 
     async def list(self, bucket: str, prefix: str = "") -> list[ObjectStat]:
-        base = self.root / bucket
+        base = self.root / check_bucket(bucket)
         return await asyncio.to_thread(_walk, base, bucket, prefix)
 
     async def presigned_url(self, bucket: str, key: str, *, expires: int = 3600) -> str | None:

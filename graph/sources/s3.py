@@ -10,7 +10,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from graph.sources.errors import ObjectNotFound
-from graph.sources.storage import ObjectStat, Storage, check_key
+from graph.sources.storage import ObjectStat, Storage, check_bucket, check_key
 
 _MISSING = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
 
@@ -48,9 +48,10 @@ class S3Storage(Storage):
         self._client = None
 
     async def get_bytes(self, bucket: str, key: str) -> bytes:
+        key = check_key(bucket, key)
         s3 = await self._s3()
         try:
-            response = await s3.get_object(Bucket=bucket, Key=check_key(bucket, key))
+            response = await s3.get_object(Bucket=bucket, Key=key)
         except ClientError as exc:
             if _is_missing(exc):
                 raise ObjectNotFound(f"{bucket}/{key}") from exc
@@ -60,16 +61,16 @@ class S3Storage(Storage):
         return data
 
     async def put_bytes(self, bucket: str, key: str, data: bytes, *, content_type: str) -> None:
+        key = check_key(bucket, key)  # before _ensure_bucket: never create a refused bucket
         s3 = await self._s3()
         await self._ensure_bucket(s3, bucket)
-        await s3.put_object(
-            Bucket=bucket, Key=check_key(bucket, key), Body=data, ContentType=content_type
-        )
+        await s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
 
     async def stat(self, bucket: str, key: str) -> ObjectStat | None:
+        key = check_key(bucket, key)
         s3 = await self._s3()
         try:
-            head = await s3.head_object(Bucket=bucket, Key=check_key(bucket, key))
+            head = await s3.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
             if _is_missing(exc):
                 return None
@@ -83,6 +84,7 @@ class S3Storage(Storage):
         )
 
     async def list(self, bucket: str, prefix: str = "") -> list[ObjectStat]:
+        check_bucket(bucket)
         s3 = await self._s3()
         found: list[ObjectStat] = []
         paginator = s3.get_paginator("list_objects_v2")
@@ -96,10 +98,11 @@ class S3Storage(Storage):
         return sorted(found, key=lambda s: s.key)
 
     async def presigned_url(self, bucket: str, key: str, *, expires: int = 3600) -> str | None:
+        key = check_key(bucket, key)
         s3 = await self._s3()
         url: str = await s3.generate_presigned_url(
             "get_object",
-            Params={"Bucket": bucket, "Key": check_key(bucket, key)},
+            Params={"Bucket": bucket, "Key": key},
             ExpiresIn=expires,
         )
         return url
@@ -112,12 +115,20 @@ class S3Storage(Storage):
         except ClientError as exc:
             if not _is_missing(exc):
                 raise
-            await s3.create_bucket(Bucket=bucket)
+            try:
+                await s3.create_bucket(Bucket=bucket)
+            except ClientError as race:  # another process created it in between
+                if _code(race) not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                    raise
         self._known_buckets.add(bucket)
 
 
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code"))
+
+
 def _is_missing(exc: ClientError) -> bool:
-    return str(exc.response.get("Error", {}).get("Code")) in _MISSING
+    return _code(exc) in _MISSING
 
 
 def _listed(bucket: str, item: dict[str, Any]) -> ObjectStat:

@@ -22,7 +22,7 @@ import numpy as np
 from graph.sources.catalog import MatchCatalog
 from graph.sources.errors import SourceError
 from graph.sources.keyed import KeyedTable
-from graph.sources.storage import Storage
+from graph.sources.storage import ObjectStat, Storage
 from graph.sources.tables import ALL_TABLES, CATALOG, ODDS, PREDICTIONS, ROI, TableSpec
 
 log = logging.getLogger(__name__)
@@ -103,37 +103,46 @@ class _Table:
         self.spec = spec
         self.snapshot: Snapshot | None = None
         self.error: str | None = None
+        self.present = False
+        self._failed_etag: str | None = None  # a bad file is parsed once, not every check
 
     async def refresh(self, storage: Storage) -> bool:
         """Re-check the file; True when the snapshot in service changed."""
         spec = self.spec
+        stat: ObjectStat | None = None
         try:
             stat = await storage.stat(spec.bucket, spec.key)
+            self.present = stat is not None
             if stat is None:
                 return self._set(Snapshot(spec.empty(), None, None, 0))
             if self.snapshot is not None and self.snapshot.etag == stat.etag:
                 self.error = None
                 return False
+            if stat.etag == self._failed_etag:
+                return False
             data = await storage.get_bytes(spec.bucket, spec.key)
             table = await asyncio.to_thread(spec.parse, data)
         except SourceError as exc:
-            return self._fail(str(exc))
+            return self._fail(str(exc), stat.etag if stat else None)
         except Exception as exc:  # storage outage, unexpected decode failure
             log.exception("refreshing %s failed", spec.source)
-            return self._fail(f"{spec.source}: {type(exc).__name__}")
+            return self._fail(f"{spec.source}: {type(exc).__name__}", None)
+        assert stat is not None
         return self._set(Snapshot(table, stat.etag, stat.last_modified, len(table)))
 
     def _set(self, snapshot: Snapshot) -> bool:
         changed = self.snapshot is None or self.snapshot.etag != snapshot.etag
-        self.snapshot, self.error = snapshot, None
+        self.snapshot, self.error, self._failed_etag = snapshot, None, None
         if changed:
-            log.info("%s: loaded version %s (%d rows)", self.spec.source, snapshot.etag, snapshot.rows)
+            log.info(
+                "%s: loaded version %s (%d rows)", self.spec.source, snapshot.etag, snapshot.rows
+            )
         return changed
 
-    def _fail(self, message: str) -> bool:
+    def _fail(self, message: str, etag: str | None) -> bool:
         if message != self.error:
             log.error("keeping last good data for %s: %s", self.spec.source, message)
-        self.error = message
+        self.error, self._failed_etag = message, etag
         return False
 
     def in_service(self) -> Snapshot:
@@ -146,7 +155,7 @@ class _Table:
         return TableStatus(
             name=self.spec.name,
             source=self.spec.source,
-            present=snap is not None and snap.etag is not None,
+            present=self.present,
             loaded=snap is not None,
             rows=snap.rows if snap else 0,
             modified_at=snap.modified_at if snap else None,
@@ -170,7 +179,7 @@ class Sources:
         self._current: SnapshotSet | None = None
         self._checked_at = -float("inf")
         self._lock = asyncio.Lock()
-        self._background: asyncio.Task[None] | None = None
+        self._background: asyncio.Task[SnapshotSet] | None = None
 
     async def current(self) -> SnapshotSet:
         """The set in service: loaded on first use, re-checked when stale."""

@@ -34,10 +34,16 @@ class ObjectStat:
     etag: str  # changes whenever the content may have changed (S3 ETag, local mtime+size)
 
 
-def check_key(bucket: str, key: str) -> str:
-    """Refuse unknown buckets and keys that could escape the bucket."""
+def check_bucket(bucket: str) -> str:
+    """Refuse any bucket but the pipeline's (and so any path posing as a bucket)."""
     if bucket not in BUCKETS:
         raise InvalidKey(f"unknown bucket {bucket!r} (known: {', '.join(sorted(BUCKETS))})")
+    return bucket
+
+
+def check_key(bucket: str, key: str) -> str:
+    """Refuse unknown buckets and keys that could escape the bucket."""
+    check_bucket(bucket)
     if not key or key.startswith("/") or "\\" in key or "\x00" in key:
         raise InvalidKey(f"invalid key {key!r}")
     if any(part in ("", ".", "..") for part in key.split("/")):
@@ -60,7 +66,7 @@ class Storage(abc.ABC):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - a hook, deliberately a no-op here
         """Release clients; the default backend holds none."""
 
     @abc.abstractmethod
@@ -107,8 +113,17 @@ class Storage(abc.ABC):
         return await asyncio.to_thread(decode_frame, key, data)
 
     async def put_dataframe(self, bucket: str, key: str, frame: pd.DataFrame) -> None:
+        check_key(bucket, key)  # refuse before spending time encoding
         data = await asyncio.to_thread(encode_frame, key, frame)
         await self.put(bucket, key, data)
 
 
-__all__ = ["BUCKETS", "ObjectNotFound", "ObjectStat", "Storage", "check_key", "split_source"]
+__all__ = [
+    "BUCKETS",
+    "ObjectNotFound",
+    "ObjectStat",
+    "Storage",
+    "check_bucket",
+    "check_key",
+    "split_source",
+]

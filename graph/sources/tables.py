@@ -78,7 +78,8 @@ def build_predictions(frame: pd.DataFrame) -> KeyedTable:
     columns["predicted_class"] = nullable_int_column(frame["predicted_class"])
     for name in ("model_run_id", "model_stage", "homeTeamName", "awayTeamName"):
         columns[name] = _optional(frame, name)
-    columns["is_future"] = python_column(frame.get("is_future", False).astype(bool))
+    future = frame.get("is_future", pd.Series(False, index=frame.index))
+    columns["is_future"] = python_column(future.fillna(False).astype(bool))
     columns["start_iso"] = iso_column(start)
     return KeyedTable(frame.index, columns)
 
@@ -121,7 +122,12 @@ def empty_keyed() -> KeyedTable:
 
 
 CATALOG = TableSpec(
-    "catalog", "predictions", "match_features.parquet", catalog.REQUIRED, build_catalog, empty_catalog
+    "catalog",
+    "predictions",
+    "match_features.parquet",
+    catalog.REQUIRED,
+    build_catalog,
+    empty_catalog,
 )
 PREDICTIONS = TableSpec(
     "predictions",

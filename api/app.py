@@ -1,0 +1,108 @@
+"""create_app(settings): the ASGI application and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+
+from api import probes
+from api.auth import ApiKeyMiddleware, ApiKeys
+from api.graphql_view import MatchGraphView
+from api.limits import BodyLimitMiddleware
+from api.response_cache import ResponseCache
+from graph.schema import build_schema
+from graph.settings import Settings
+from graph.sources.factory import build_storage
+from graph.sources.snapshots import Sources
+
+log = logging.getLogger("matchgraph")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The whole HTTP surface; clients are opened in the lifespan, not here."""
+    settings = settings or Settings()
+    storage = build_storage(settings)
+    sources = Sources(storage, refresh_seconds=settings.refresh_seconds)
+    keys = ApiKeys(settings)
+    cache_bytes = int(settings.response_cache_mb * 2**20)
+    view = MatchGraphView(
+        build_schema(settings),
+        settings=settings,
+        sources=sources,
+        keys=keys,
+        cache=ResponseCache(cache_bytes) if cache_bytes else None,
+        ide_html=_ide_html(),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not keys.enabled:
+            log.warning(
+                "no API token configured: the API is open (MATCHGRAPH_ENV=%s)", settings.env
+            )
+        async with storage:
+            await sources.refresh()  # warm every snapshot so /ready turns green
+            refresher = asyncio.create_task(sources.run_refresher(), name="snapshot-refresher")
+            try:
+                yield
+            finally:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
+
+    app = Starlette(routes=_routes(view), middleware=_middleware(settings, keys), lifespan=lifespan)
+    app.state.settings = settings
+    app.state.sources = sources
+    app.state.view = view
+    return app
+
+
+def _routes(view: MatchGraphView) -> list[BaseRoute]:
+    routes: list[BaseRoute] = [
+        Route("/", probes.root),
+        Route("/health", probes.health),
+        Route("/ready", probes.ready),
+        Route("/graphql", view, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", view),
+    ]
+    static = _ide_static()
+    if static is not None:
+        routes.append(static)
+    return routes
+
+
+def _middleware(settings: Settings, keys: ApiKeys) -> list[Middleware]:
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allowed_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key"],
+            max_age=600,
+        ),
+        Middleware(ApiKeyMiddleware, keys=keys),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+    ]
+
+
+def _ide_html() -> str | None:
+    try:
+        from api.graphiql import graphiql_html
+    except ImportError:
+        return None
+    return graphiql_html()
+
+
+def _ide_static() -> Mount | None:
+    try:
+        from api.graphiql import GRAPHIQL_STATIC_PATH, graphiql_static_app
+    except ImportError:
+        return None
+    return Mount(GRAPHIQL_STATIC_PATH, app=graphiql_static_app())

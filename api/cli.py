@@ -1,0 +1,107 @@
+"""`matchgraph` command line: demo, serve, up, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from graph.settings import Settings
+
+CATALOG_FILE = Path("predictions") / "match_features.parquet"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    code: int = args.handler(args)
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="matchgraph", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="write the demo pipeline's files and models")
+    demo.add_argument("--data-dir", type=Path, help="storage root (default MATCHGRAPH_DATA_DIR)")
+    demo.add_argument("--matches", type=int, default=20_000, help="matches to generate")
+    demo.add_argument("--seed", type=int, default=42, help="random seed (same seed, same data)")
+    demo.set_defaults(handler=_demo)
+
+    for name, help_text in (
+        ("serve", "run the API under uvicorn"),
+        ("up", "local all-in-one: demo data if missing, then the API"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--host", help="bind address (default MATCHGRAPH_HOST, 127.0.0.1)")
+        sub.add_argument("--port", type=int, help="port (default MATCHGRAPH_PORT, 8000)")
+        sub.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+        sub.set_defaults(handler=_serve if name == "serve" else _up)
+
+    export = commands.add_parser("export-schema", help="print the GraphQL SDL")
+    export.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    export.set_defaults(handler=_export_schema)
+    return parser
+
+
+def _settings(data_dir: Path | None = None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    return settings
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from jobs.demo.pipeline import run_demo
+
+    settings = _settings(args.data_dir)
+    summary = run_demo(settings, matches=args.matches, seed=args.seed, show_progress=True)
+    print(summary)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = Settings()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        log_level="info",
+        ws="websockets-sansio",
+    )
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if settings.storage == "local" and not (settings.data_dir / CATALOG_FILE).exists():
+        print(f"no data in {settings.data_dir.resolve()}: generating the demo set first")
+        from jobs.demo.pipeline import run_demo
+
+        run_demo(settings, show_progress=True)
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"GraphiQL: http://{host}:{port}/graphql")
+    return _serve(args)
+
+
+def _export_schema(args: argparse.Namespace) -> int:
+    from graph.schema import export_sdl
+
+    sdl = export_sdl()
+    if args.output:
+        args.output.write_text(sdl)
+    else:
+        sys.stdout.write(sdl)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

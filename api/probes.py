@@ -1,0 +1,64 @@
+"""`/`, `/health` and `/ready`: for people, load balancers and Kubernetes."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from graph.health import VERSION, current_health
+from graph.sources.snapshots import Sources, TableStatus
+
+
+def _sources(request: Request) -> Sources:
+    sources: Sources = request.app.state.sources
+    return sources
+
+
+async def root(request: Request) -> Response:
+    return JSONResponse(
+        {
+            "service": "matchgraph",
+            "version": VERSION,
+            "links": {
+                "graphql": "/graphql",
+                "health": "/health",
+                "ready": "/ready",
+                "metrics": "/metrics",
+            },
+        }
+    )
+
+
+async def health(request: Request) -> Response:
+    payload = dataclasses.asdict(current_health(_sources(request)))
+    payload["memoryMb"] = payload.pop("memory_mb")
+    payload["dataVersion"] = payload.pop("data_version")
+    return JSONResponse(payload)
+
+
+async def ready(request: Request) -> Response:
+    """503 until every source that exists has been loaded once; lists what is degraded."""
+    statuses = _sources(request).status()
+    is_ready = all(s.loaded for s in statuses)
+    body = {
+        "status": "ready" if is_ready else "not ready",
+        "missing": [s.source for s in statuses if not s.loaded],
+        "degraded": [f"{s.source}: {s.error}" for s in statuses if s.error],
+        "sources": [_source_json(s) for s in statuses],
+    }
+    return JSONResponse(body, status_code=200 if is_ready else 503)
+
+
+def _source_json(status: TableStatus) -> dict[str, Any]:
+    return {
+        "name": status.name,
+        "source": status.source,
+        "present": status.present,
+        "loaded": status.loaded,
+        "rows": status.rows,
+        "modifiedAt": status.modified_at.isoformat() if status.modified_at else None,
+        "error": status.error,
+    }

@@ -1,0 +1,44 @@
+"""Plain attribute fields resolved with one getattr instead of Strawberry's call chain.
+
+Strawberry resolves a field without a resolver through three nested calls
+(`_get_basic_result` -> `StrawberryField.get_result` -> default resolver).
+On a 5000-card page that is 75,000 fields; replacing those resolvers by a
+single getattr cuts the whole request by a sixth (see bench/). Only fields
+Strawberry itself marks as basic (`_is_default`, no resolver, no
+extensions, no permission classes) are touched, so semantics are unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from graphql import GraphQLObjectType, GraphQLSchema
+
+DEFINITION_KEY = "strawberry-definition"
+
+
+def _getter(name: str) -> Callable[..., Any]:
+    def resolve(source: Any, info: Any, **_: Any) -> Any:
+        return getattr(source, name)
+
+    return resolve
+
+
+def install_attribute_resolvers(schema: GraphQLSchema) -> int:
+    """Swap basic-field resolvers for direct getattr; returns how many were swapped."""
+    swapped = 0
+    for graphql_type in schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name.startswith("__"):
+            continue
+        for field in graphql_type.fields.values():
+            definition = (field.extensions or {}).get(DEFINITION_KEY)
+            if definition is None or not getattr(field.resolve, "_is_default", False):
+                continue
+            if definition.base_resolver is not None or definition.extensions:
+                continue
+            if getattr(definition, "permission_classes", None):
+                continue
+            field.resolve = _getter(definition.python_name)
+            swapped += 1
+    return swapped
