@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from api import probes
 from api.auth import ApiKeyMiddleware, ApiKeys
+from api.graphiql import GRAPHIQL_STATIC_PATH, graphiql_static_app
 from api.graphql_view import MatchGraphView
 from api.limits import BodyLimitMiddleware
 from api.response_cache import ResponseCache
@@ -38,7 +39,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         sources=sources,
         keys=keys,
         cache=ResponseCache(cache_bytes) if cache_bytes else None,
-        ide_html=_ide_html(),
     )
 
     @contextlib.asynccontextmanager
@@ -72,9 +72,7 @@ def _routes(view: MatchGraphView) -> list[BaseRoute]:
         Route("/graphql", view, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),
     ]
-    static = _ide_static()
-    if static is not None:
-        routes.append(static)
+    routes.append(Mount(GRAPHIQL_STATIC_PATH, app=graphiql_static_app()))
     return routes
 
 
@@ -90,19 +88,3 @@ def _middleware(settings: Settings, keys: ApiKeys) -> list[Middleware]:
         Middleware(ApiKeyMiddleware, keys=keys),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
     ]
-
-
-def _ide_html() -> str | None:
-    try:
-        from api.graphiql import graphiql_html
-    except ImportError:
-        return None
-    return graphiql_html()
-
-
-def _ide_static() -> Mount | None:
-    try:
-        from api.graphiql import GRAPHIQL_STATIC_PATH, graphiql_static_app
-    except ImportError:
-        return None
-    return Mount(GRAPHIQL_STATIC_PATH, app=graphiql_static_app())

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -18,6 +18,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import ApiKeys
+from api.graphiql import graphiql_response
 from api.response_cache import ResponseCache, operation_key
 from graph.context import Context, build_context
 from graph.errors import Code, GraphError, error_body
@@ -38,7 +39,6 @@ class MatchGraphView(GraphQL[Context, None]):
         sources: Sources,
         keys: ApiKeys,
         cache: ResponseCache | None,
-        ide_html: str | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -52,7 +52,6 @@ class MatchGraphView(GraphQL[Context, None]):
         self.sources = sources
         self.keys = keys
         self.cache = cache
-        self.ide_html = ide_html
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,9 +125,7 @@ class MatchGraphView(GraphQL[Context, None]):
         return orjson.dumps(data)
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        if self.ide_html is None:
-            return await super().render_graphql_ide(request)
-        return HTMLResponse(self.ide_html)
+        return graphiql_response()  # vendored assets, strict CSP
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         limit = self.settings.operation_timeout

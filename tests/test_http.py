@@ -69,6 +69,8 @@ async def test_probes_and_graphiql_page_stay_open(locked: LiveServer) -> None:
         page = await client.get("/graphql", headers={"Accept": "text/html"})
         assert (await client.get("/")).status_code == 401
     assert page.status_code == 200 and "graphiql" in page.text.lower()
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "https://" not in page.text
 
 
 async def test_websocket_with_bad_key_is_closed_4403(locked: LiveServer) -> None:

@@ -1,0 +1,158 @@
+"""The deploy files parse and speak the service's names (settings, metrics)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import AliasChoices
+
+from graph.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+COMPOSE = ROOT / "docker-compose.yml"
+YAML_FILES = sorted([COMPOSE, *DEPLOY.rglob("*.yml"), *DEPLOY.rglob("*.yaml")])
+JSON_FILES = sorted(DEPLOY.rglob("*.json"))
+_METRIC = re.compile(r"\bmatchgraph_[a-z_]+[a-z]\b")
+_HISTOGRAM_SUFFIX = re.compile(r"_(bucket|sum|count)$")
+
+
+def _names(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def _settings_env_names() -> set[str]:
+    names: set[str] = set()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(c for c in alias.choices if isinstance(c, str))
+        elif isinstance(alias, str):
+            names.add(alias)
+    return names
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return loaded
+
+
+def _environment(service: dict[str, Any]) -> dict[str, Any]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        return dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
+    assert isinstance(env, dict)
+    return env
+
+
+def test_there_is_something_to_check() -> None:
+    assert COMPOSE in YAML_FILES
+    assert len(YAML_FILES) >= 14
+    assert JSON_FILES
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=_names)
+def test_yaml_parses(path: Path) -> None:
+    documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    assert documents
+    assert all(isinstance(d, dict) for d in documents)
+
+
+@pytest.mark.parametrize("path", JSON_FILES, ids=_names)
+def test_json_parses(path: Path) -> None:
+    assert isinstance(json.loads(path.read_text()), dict)
+
+
+def test_settings_env_names_are_read() -> None:
+    names = _settings_env_names()
+    assert {"MATCHGRAPH_STORAGE", "MINIO_ENDPOINT_URL", "FASTAPI_HEADER_TOKEN"} <= names
+
+
+@pytest.mark.parametrize("service", ["api", "worker", "demo"])
+def test_compose_passes_only_known_settings_to_matchgraph(service: str) -> None:
+    env = set(_environment(_compose()["services"][service]))
+    extra = {"OMP_NUM_THREADS"} if service != "api" else set()
+    assert env - extra <= _settings_env_names()
+    assert {"MATCHGRAPH_STORAGE", "MATCHGRAPH_DATABASE_URL", "MATCHGRAPH_REDIS_URL"} <= env
+
+
+def test_compose_api_settings() -> None:
+    env = _environment(_compose()["services"]["api"])
+    assert env["MATCHGRAPH_STORAGE"] == "s3"
+    assert env["MINIO_ENDPOINT_URL"] == "http://minio:9000"
+    assert env["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def test_compose_secrets_have_no_defaults() -> None:
+    text = COMPOSE.read_text()
+    for name in (
+        "POSTGRES_PASSWORD",
+        "MINIO_ROOT_USER",
+        "MINIO_ROOT_PASSWORD",
+        "MINIO_ACCESS_KEY",
+        "MINIO_SECRET_KEY",
+        "FASTAPI_HEADER_TOKEN",
+        "GRAFANA_ADMIN_PASSWORD",
+    ):
+        uses = re.findall(r"\$\{" + name + r"([^}]*)\}", text)
+        assert uses, name
+        assert all(use.startswith(":?") for use in uses), name
+
+
+def test_compose_dependencies_wait_for_health() -> None:
+    services = _compose()["services"]
+    for name, service in services.items():
+        for dependency, spec in service.get("depends_on", {}).items():
+            assert dependency in services, (name, dependency)
+            healthy = spec["condition"] == "service_healthy"
+            assert healthy == ("healthcheck" in services[dependency]), (name, dependency)
+
+
+def test_compose_mounts_exist() -> None:
+    for service in _compose()["services"].values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), source
+
+
+@pytest.mark.parametrize("name", ["configmap.yaml", "secret.example.yaml"])
+def test_k8s_env_is_known_settings(name: str) -> None:
+    doc = yaml.safe_load((DEPLOY / "k8s" / name).read_text())
+    keys = set(doc.get("data", {})) | set(doc.get("stringData", {}))
+    assert keys
+    assert keys <= _settings_env_names()
+
+
+def test_kustomization_resources_exist() -> None:
+    kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
+    for resource in kustomization["resources"]:
+        assert (DEPLOY / "k8s" / resource).is_file(), resource
+    assert "secret.example.yaml" not in kustomization["resources"]
+
+
+def test_metrics_used_are_documented() -> None:
+    used = set(_METRIC.findall((DEPLOY / "prometheus" / "rules.yml").read_text()))
+    for dashboard in JSON_FILES:
+        used |= set(_METRIC.findall(dashboard.read_text()))
+    used |= set(_METRIC.findall((DEPLOY / "k8s" / "worker-keda-scaledobject.yaml").read_text()))
+    documented = set(_METRIC.findall((DEPLOY / "README.md").read_text()))
+    assert {_HISTOGRAM_SUFFIX.sub("", m) for m in used} <= documented
+    assert "matchgraph_queue_depth" in used
+
+
+def test_dashboard_panels_use_the_provisioned_datasource() -> None:
+    datasource = yaml.safe_load(
+        (DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )
+    uid = datasource["datasources"][0]["uid"]
+    for dashboard in JSON_FILES:
+        for panel in json.loads(dashboard.read_text())["panels"]:
+            if panel["type"] != "row":
+                assert panel["datasource"]["uid"] == uid, panel["title"]
+                assert panel["targets"], panel["title"]
