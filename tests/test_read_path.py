@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +52,7 @@ async def _all_pages(api: LiveServer, first: int) -> list[dict[str, Any]]:
 
 
 def _nullable(value: Any) -> Any:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+    return None if pd.isna(value) else value
 
 
 async def test_paging_covers_the_catalogue_exactly_once_in_order(

@@ -1,0 +1,65 @@
+"""Batch inference with the champion, plus a few orphan predictions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jobs.demo.catalogue import LABELS
+from jobs.demo.models import CHAMPION, model_inputs
+from jobs.demo.world import STREAM_ORPHANS, World, reference_now, stream
+
+ORPHANS = (3, 5)  # inclusive range of orphan predictions per run
+
+
+def predict(model: Any, frame: pd.DataFrame, *, run_id: str) -> pd.DataFrame:
+    """predictions.parquet rows for `frame` (catalogue columns), indexed by match id."""
+    proba = np.asarray(model.predict_proba(model_inputs(frame)), dtype=np.float64)
+    predicted = proba.argmax(axis=1).astype(np.int64)
+    return pd.DataFrame(
+        {
+            "proba_home": proba[:, 0],
+            "proba_draw": proba[:, 1],
+            "proba_away": proba[:, 2],
+            "predicted_class": predicted,
+            "predicted_label": pd.array(np.array(LABELS, dtype=object)[predicted], dtype="str"),
+            "is_future": frame["is_future"].to_numpy(dtype=bool),
+            "startTimeUtc": frame["startTimeUtc"].array,
+            "homeTeamName": frame["homeTeamName"].array,
+            "awayTeamName": frame["awayTeamName"].array,
+            "model_run_id": pd.array([run_id] * len(frame), dtype="str"),
+            "model_stage": pd.array([CHAMPION] * len(frame), dtype="str"),
+        },
+        index=frame.index,
+    )
+
+
+def orphan_fixtures(world: World, catalogue: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Postponed fixtures the features file dropped: ids and rows absent from the catalogue.
+
+    They have no features (NaN), so the champion predicts them from `sex` alone.
+    """
+    rng = stream(seed, STREAM_ORPHANS)
+    count = int(rng.integers(ORPHANS[0], ORPHANS[1] + 1))
+    now = pd.Timestamp(reference_now(seed))
+    ids = int(catalogue.index.max()) + np.cumsum(rng.integers(1, 40, count))
+    rows = []
+    for _ in range(count):
+        tournament = world.tournaments[int(rng.integers(len(world.tournaments)))]
+        home, away = rng.choice(tournament.team_ids, size=2, replace=False)
+        rows.append(
+            {
+                "startTimeUtc": now + timedelta(days=int(rng.integers(3, 40)), hours=7),
+                "homeTeamName": world.team_names[home],
+                "awayTeamName": world.team_names[away],
+                "region": tournament.region,
+                "tournamentName": tournament.name,
+                "sex": tournament.sex,
+                "is_future": True,
+            }
+        )
+    frame = pd.DataFrame(rows, index=pd.Index(ids.astype(np.int64), name="match_id"))
+    return frame.reindex(columns=catalogue.columns).astype(catalogue.dtypes.to_dict())
