@@ -18,6 +18,8 @@ from api.graphiql import GRAPHIQL_STATIC_PATH, graphiql_static_app
 from api.graphql_view import MatchGraphView
 from api.limits import BodyLimitMiddleware
 from api.response_cache import ResponseCache
+from api.task_queue import open_task_queue
+from graph.live import ModelInfoCache
 from graph.schema import build_schema
 from graph.settings import Settings
 from graph.sources.factory import build_storage
@@ -47,7 +49,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             log.warning(
                 "no API token configured: the API is open (MATCHGRAPH_ENV=%s)", settings.env
             )
-        async with storage:
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(storage)
+            queue = await stack.enter_async_context(open_task_queue(settings))
+            view.services.update(
+                tasks=queue.client, model_info=ModelInfoCache(settings.model_info_ttl)
+            )
+            app.state.health_checks.append(queue)
             await sources.refresh()  # warm every snapshot so /ready turns green
             refresher = asyncio.create_task(sources.run_refresher(), name="snapshot-refresher")
             try:
@@ -61,6 +69,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.sources = sources
     app.state.view = view
+    # Dependencies with a `problems()` method; each adds to /ready's and health's `degraded`.
+    app.state.health_checks = view.services.setdefault("health_checks", [])
     return app
 
 

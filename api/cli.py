@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +43,16 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--port", type=int, help="port (default MATCHGRAPH_PORT, 8000)")
         sub.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
         sub.set_defaults(handler=_serve if name == "serve" else _up)
+
+    worker = commands.add_parser("worker", help="run an arq worker (models loaded once)")
+    worker.add_argument(
+        "--queues", default="short,long", help="queues to consume, CSV of short,long"
+    )
+    worker.add_argument("--burst", action="store_true", help="exit once the queues are empty")
+    worker.set_defaults(handler=_worker)
+
+    batch = commands.add_parser("batch", help="predict every match with the champion now")
+    batch.set_defaults(handler=_batch)
 
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--output", type=Path, help="write to this file instead of stdout")
@@ -90,6 +102,42 @@ def _up(args: argparse.Namespace) -> int:
     host, port = args.host or settings.host, args.port or settings.port
     print(f"GraphiQL: http://{host}:{port}/graphql")
     return _serve(args)
+
+
+def _single_threaded_inference() -> None:
+    # One row at a time on a shared 2-core box: BLAS/OpenMP threads only add latency.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+
+
+def _worker(args: argparse.Namespace) -> int:
+    _single_threaded_inference()
+    from jobs.constants import QUEUES
+    from jobs.worker import run_workers
+
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    unknown = sorted(set(queues) - set(QUEUES))
+    if unknown or not queues:
+        print(f"unknown queue(s) {unknown}; choose from {sorted(QUEUES)}", file=sys.stderr)
+        return 2
+    asyncio.run(run_workers(Settings(), queues, burst=args.burst))
+    return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    _single_threaded_inference()
+    from jobs.batch import run_batch
+    from jobs.resources import build_resources
+
+    async def run() -> dict[str, object]:
+        resources = build_resources(Settings())
+        try:
+            return await run_batch(resources)
+        finally:
+            await resources.close()
+
+    print(asyncio.run(run()))
+    return 0
 
 
 def _export_schema(args: argparse.Namespace) -> int:

@@ -52,6 +52,8 @@ class MatchGraphView(GraphQL[Context, None]):
         self.sources = sources
         self.keys = keys
         self.cache = cache
+        # Process-wide clients the lifespan opens (task queue, model info cache, ...).
+        self.services: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,7 +114,13 @@ class MatchGraphView(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         scope = getattr(request.state, "auth_scope", "open")
         context = await build_context(
-            self.settings, self.sources, auth_scope=scope, request=request, response=response
+            self.settings,
+            self.sources,
+            per_operation=isinstance(request, WebSocket),
+            auth_scope=scope,
+            request=request,
+            response=response,
+            **self.services,
         )
         if isinstance(request, Request):
             request.state.graphql_context = context

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from graph.health import VERSION, current_health
+from graph.health import VERSION, current_health, degraded_parts
 from graph.sources.snapshots import Sources, TableStatus
 
 
@@ -33,7 +33,7 @@ async def root(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    payload = dataclasses.asdict(current_health(_sources(request)))
+    payload = dataclasses.asdict(current_health(_sources(request), request.app.state.health_checks))
     payload["memoryMb"] = payload.pop("memory_mb")
     payload["dataVersion"] = payload.pop("data_version")
     return JSONResponse(payload)
@@ -46,7 +46,7 @@ async def ready(request: Request) -> Response:
     body = {
         "status": "ready" if is_ready else "not ready",
         "missing": [s.source for s in statuses if not s.loaded],
-        "degraded": [f"{s.source}: {s.error}" for s in statuses if s.error],
+        "degraded": degraded_parts(_sources(request), request.app.state.health_checks),
         "sources": [_source_json(s) for s in statuses],
     }
     return JSONResponse(body, status_code=200 if is_ready else 503)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors, SchemaExtension
@@ -78,3 +78,16 @@ class CachePolicy(SchemaExtension):
             operation_type = None
         if operation_type is not OperationType.QUERY:
             context.uncacheable()
+
+
+class OperationScopes(SchemaExtension):
+    """Each operation on a shared (WebSocket) context pins its own snapshot and loaders."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        token = await context.enter_operation() if isinstance(context, Context) else None
+        try:
+            yield
+        finally:
+            if isinstance(context, Context):
+                context.exit_operation(token)

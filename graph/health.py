@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import resource
 import sys
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import Protocol
 
 import strawberry
 
@@ -38,12 +40,19 @@ def memory_mb() -> float:
         return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
-def degraded_parts(sources: Sources) -> list[str]:
-    return [f"{s.source}: {s.error}" for s in sources.status() if s.error]
+class HealthCheck(Protocol):
+    """A dependency that can say what is wrong with it (Redis, the database, ...)."""
+
+    def problems(self) -> list[str]: ...
 
 
-def current_health(sources: Sources) -> Health:
-    degraded = degraded_parts(sources)
+def degraded_parts(sources: Sources, checks: Sequence[HealthCheck] = ()) -> list[str]:
+    failing = [f"{s.source}: {s.error}" for s in sources.status() if s.error]
+    return failing + [problem for check in checks for problem in check.problems()]
+
+
+def current_health(sources: Sources, checks: Sequence[HealthCheck] = ()) -> Health:
+    degraded = degraded_parts(sources, checks)
     return Health(
         status="degraded" if degraded else "ok",
         version=VERSION,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import strawberry
 
+from graph import live
 from graph.context import Info
 from graph.errors import bad_input
 from graph.health import Health, current_health
@@ -16,6 +17,7 @@ from graph.matches import Match, MatchConnection
 from graph.paging import DEFAULT_FIRST, MatchQuery, match_connection
 from graph.regions import Region
 from graph.relay import Node, decode_global_id
+from graph.tasks import ModelInfo, ModelStage, QueueStats, Task, Worker
 
 INT32_MAX = 2**31 - 1
 
@@ -68,7 +70,28 @@ class Query:
     def regions(self, info: Info) -> list[Region]:
         return all_regions(info.context.data)
 
+    @strawberry.field(description="A task by id; an unknown id gives status NOT_FOUND.")
+    async def task(self, info: Info, id: strawberry.ID) -> Task | None:
+        return await live.read_task(info, str(id))
+
+    @strawberry.field(
+        description="Registry metadata of the model behind `stage` (cached per stage for "
+        "MATCHGRAPH_MODEL_INFO_TTL seconds)."
+    )
+    async def model(
+        self, info: Info, stage: ModelStage | None = ModelStage.CHAMPION
+    ) -> ModelInfo | None:
+        return await live.model(info, stage or ModelStage.CHAMPION)
+
+    @strawberry.field(description="Jobs queued, running and scheduled, over all queues.")
+    async def queue(self, info: Info) -> QueueStats | None:
+        return await live.queue_stats(info)
+
+    @strawberry.field(description="Workers with a recent heartbeat, and their counters.")
+    async def workers(self, info: Info) -> list[Worker] | None:
+        return await live.workers(info)
+
     @strawberry.field(description="Health of the API process that answered (never cached).")
     def health(self, info: Info) -> Health:
         info.context.uncacheable()
-        return current_health(info.context.sources)
+        return current_health(info.context.sources, info.context.health_checks)

@@ -15,13 +15,15 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
-from graph.extensions import CachePolicy, ErrorCodes, log_unexpected
+from graph.extensions import CachePolicy, ErrorCodes, OperationScopes, log_unexpected
 from graph.fastpath import install_attribute_resolvers
 from graph.matches import Match
+from graph.mutations import Mutation
 from graph.queries import Query
 from graph.regions import Region
 from graph.scalars import SCALAR_OVERRIDES
 from graph.settings import Settings
+from graph.subscriptions import Subscription
 
 
 class MatchGraphSchema(strawberry.Schema):
@@ -38,6 +40,7 @@ def _extensions(settings: Settings) -> list[Any]:
         lambda: QueryDepthLimiter(max_depth=settings.max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        OperationScopes,
         ErrorCodes,
         CachePolicy,
     ]
@@ -50,6 +53,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     schema = MatchGraphSchema(
         query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
         types=[Match, Region],
         extensions=_extensions(settings),
         scalar_overrides=SCALAR_OVERRIDES,

@@ -65,7 +65,22 @@ class Settings(BaseSettings):
 
     refresh_seconds: float = Field(60.0, gt=0, validation_alias=_env("MATCHGRAPH_REFRESH_SECONDS"))
     sync_timeout: float = Field(10.0, gt=0, validation_alias=_env("MATCHGRAPH_SYNC_TIMEOUT"))
+    subscription_timeout: float = Field(
+        600.0, gt=0, validation_alias=_env("MATCHGRAPH_SUBSCRIPTION_TIMEOUT")
+    )
     model_info_ttl: float = Field(300.0, ge=0, validation_alias=_env("MATCHGRAPH_MODEL_INFO_TTL"))
+    short_job_timeout: float = Field(
+        30.0, gt=0, validation_alias=_env("MATCHGRAPH_SHORT_JOB_TIMEOUT")
+    )
+    long_job_timeout: float = Field(
+        1800.0, gt=0, validation_alias=_env("MATCHGRAPH_LONG_JOB_TIMEOUT")
+    )
+    worker_idle_poll: float = Field(0.5, gt=0, validation_alias=_env("MATCHGRAPH_WORKER_IDLE_POLL"))
+    worker_max_jobs: int = Field(20, ge=1, validation_alias=_env("MATCHGRAPH_WORKER_MAX_JOBS"))
+    # Failure drills only: every job waits this long after it starts.
+    job_delay_seconds: float = Field(
+        0.0, ge=0, validation_alias=_env("MATCHGRAPH_JOB_DELAY_SECONDS")
+    )
     fonbet_url_template: str = Field(
         DEFAULT_FONBET_URL_TEMPLATE, validation_alias=_env("MATCHGRAPH_FONBET_URL_TEMPLATE")
     )

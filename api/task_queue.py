@@ -1,0 +1,37 @@
+"""The API's connection to the task queue: an arq client and one task-event subscription."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from graph.settings import Settings
+from jobs.client import TaskClient, arq_redis, pubsub_redis
+from jobs.events import TaskEventHub
+
+
+@dataclass
+class TaskQueue:
+    client: TaskClient
+    hub: TaskEventHub
+    name: str = "redis"
+
+    def problems(self) -> list[str]:
+        """What /ready and health report; a failing Redis degrades, it never makes us unready."""
+        if self.hub.connected.is_set():
+            return []
+        return ["redis: unreachable, live predictions unavailable"]
+
+
+@contextlib.asynccontextmanager
+async def open_task_queue(settings: Settings) -> AsyncIterator[TaskQueue]:
+    """Opened in the lifespan; nothing here blocks start-up when Redis is down."""
+    redis = arq_redis(settings.redis_url)
+    hub = TaskEventHub(lambda: pubsub_redis(settings.redis_url))
+    hub.start()
+    try:
+        yield TaskQueue(client=TaskClient(redis, hub), hub=hub)
+    finally:
+        await hub.stop()
+        await redis.aclose()

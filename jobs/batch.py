@@ -1,0 +1,53 @@
+"""Long job: predict every catalogue match with the champion, replace predictions.parquet."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from graph.sources.tables import CATALOG, PREDICTIONS
+from jobs.predict import LABELS
+from jobs.resources import WorkerResources, resources_of
+
+BATCH_STAGE = "champion"
+
+
+async def batch_inference(ctx: dict[str, Any]) -> dict[str, Any]:
+    return await run_batch(resources_of(ctx))
+
+
+async def run_batch(resources: WorkerResources) -> dict[str, Any]:
+    """Write the new predictions atomically; the API serves them at its next refresh."""
+    model = resources.model(BATCH_STAGE)
+    frame = await resources.storage.get_dataframe(CATALOG.bucket, CATALOG.key)
+    if "match_id" in frame.columns:
+        frame = frame.set_index("match_id")
+    inputs = frame.reindex(columns=list(model.columns)).astype(float)
+    proba = model.predict_proba(inputs) if len(frame) else np.empty((0, 3))
+    predicted = proba.argmax(axis=1) if len(frame) else np.empty(0, dtype=int)
+    out = pd.DataFrame(
+        {
+            "proba_home": proba[:, 0],
+            "proba_draw": proba[:, 1],
+            "proba_away": proba[:, 2],
+            "predicted_class": predicted.astype("int64"),
+            "predicted_label": np.asarray(LABELS, dtype=object)[predicted],
+            "is_future": frame["is_future"].astype(bool).to_numpy(),
+            "startTimeUtc": frame["startTimeUtc"].to_numpy(),
+            "homeTeamName": frame["homeTeamName"].to_numpy(),
+            "awayTeamName": frame["awayTeamName"].to_numpy(),
+            "model_run_id": model.run_id,
+            "model_stage": BATCH_STAGE,
+        },
+        index=frame.index.rename("match_id"),
+    )
+    await resources.storage.put_dataframe(PREDICTIONS.bucket, PREDICTIONS.key, out)
+    return {
+        "rows": len(out),
+        "model_version": model.version,
+        "model_run_id": model.run_id,
+        "written_at": datetime.now(UTC).isoformat(),
+    }

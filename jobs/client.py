@@ -1,0 +1,134 @@
+"""What the API uses of the jobs side: enqueue, read and follow tasks, queue facts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix
+from redis.asyncio import ConnectionPool, Redis
+from redis.exceptions import RedisError
+
+from jobs.constants import LONG_JOBS, LONG_QUEUE, SHORT_QUEUE, WAKE_CHANNEL_PREFIX
+from jobs.errors import QueueUnavailable
+from jobs.events import TaskEventHub
+from jobs.serializer import dumps, loads
+from jobs.tasks import TaskState, read_state
+from jobs.workers_info import WorkerInfo, list_workers
+
+# A lost pub/sub message (e.g. a job that failed before arq's hooks ran) must
+# not leave a follower waiting forever: re-read the state this often anyway.
+SAFETY_RECHECK_SECONDS = 2.0
+
+
+def queue_for(kind: str) -> str:
+    return LONG_QUEUE if kind in LONG_JOBS else SHORT_QUEUE
+
+
+def arq_redis(url: str) -> ArqRedis:
+    """An arq client that fails fast when Redis is down (no connect retries)."""
+    pool = ConnectionPool.from_url(url, socket_connect_timeout=1.0, socket_timeout=5.0)
+    return ArqRedis(
+        connection_pool=pool,
+        job_serializer=dumps,
+        job_deserializer=loads,
+        default_queue_name=SHORT_QUEUE,
+    )
+
+
+def pubsub_redis(url: str) -> Redis:
+    redis: Redis = Redis.from_url(url, socket_connect_timeout=1.0, health_check_interval=10)
+    return redis
+
+
+class TaskClient:
+    """Enqueue jobs and follow their tasks; every Redis failure is QueueUnavailable."""
+
+    def __init__(self, redis: ArqRedis, hub: TaskEventHub) -> None:
+        self.redis = redis
+        self.hub = hub
+
+    async def enqueue(self, kind: str, **kwargs: Any) -> str:
+        """Enqueue `kind` under a fresh job id and wake a worker of its queue."""
+        job_id = uuid.uuid4().hex
+        queue = queue_for(kind)
+        try:
+            job = await self.redis.enqueue_job(kind, _job_id=job_id, _queue_name=queue, **kwargs)
+            await self.redis.publish(WAKE_CHANNEL_PREFIX + queue, b"1")
+        except (RedisError, OSError) as exc:
+            raise QueueUnavailable(str(exc)) from exc
+        if job is None:  # only when the id is taken: impossible for a fresh uuid4
+            raise QueueUnavailable(f"job id {job_id} already used")
+        return job_id
+
+    async def state(self, job_id: str) -> TaskState:
+        try:
+            return await read_state(self.redis, job_id)
+        except (RedisError, OSError) as exc:
+            raise QueueUnavailable(str(exc)) from exc
+
+    async def follow(self, job_id: str, *, within: float) -> AsyncIterator[TaskState]:
+        """The current state, then each change, until a terminal state or `within` s pass."""
+        deadline = time.monotonic() + within
+        async with self.hub.waiter(job_id) as changed:
+            state = await self.state(job_id)
+            yield state
+            while not state.terminal:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                await _wait(changed, min(remaining, SAFETY_RECHECK_SECONDS))
+                changed.clear()
+                new = await self.state(job_id)
+                if new.status != state.status:
+                    yield new
+                state = new
+
+    async def wait(self, job_id: str, *, within: float) -> TaskState:
+        """The terminal state, or the state as it stands after `within` seconds."""
+        last: TaskState | None = None
+        async for state in self.follow(job_id, within=within):
+            last = state
+        assert last is not None
+        return last
+
+    async def queue_stats(self) -> dict[str, int]:
+        """Honest counts from arq's keys, over both queues."""
+        now_ms = int(time.time() * 1000)
+        try:
+            totals = {"queued": 0, "in_progress": 0, "scheduled": 0}
+            for queue in (SHORT_QUEUE, LONG_QUEUE):
+                due = await self.redis.zrangebyscore(queue, "-inf", now_ms)
+                scheduled = await self.redis.zcount(queue, f"({now_ms}", "+inf")
+                running = await self._count_in_progress(due)
+                totals["queued"] += len(due) - running
+                totals["in_progress"] += running
+                totals["scheduled"] += int(scheduled)
+            return totals
+        except (RedisError, OSError) as exc:
+            raise QueueUnavailable(str(exc)) from exc
+
+    async def workers(self) -> list[WorkerInfo]:
+        try:
+            return await list_workers(self.redis, now=datetime.now(UTC))
+        except (RedisError, OSError) as exc:
+            raise QueueUnavailable(str(exc)) from exc
+
+    async def _count_in_progress(self, job_ids: list[bytes]) -> int:
+        if not job_ids:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.exists(in_progress_key_prefix + job_id.decode())
+            return sum(await pipe.execute())
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)

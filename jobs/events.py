@@ -1,0 +1,100 @@
+"""Task events on Redis pub/sub: workers publish state changes, the API follows them.
+
+The API process keeps ONE subscription to the events channel and hands each
+message to the waiters of that job id, so following a task costs no Redis
+connection of its own and no polling loop. A waiter registers before it
+reads the current state, so a change between the two is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from jobs.constants import TASK_EVENTS_CHANNEL
+
+log = logging.getLogger(__name__)
+
+
+def event_message(job_id: str, status: str) -> bytes:
+    return orjson.dumps({"id": job_id, "status": status})
+
+
+async def publish(redis: Redis, job_id: str, status: str) -> None:
+    await redis.publish(TASK_EVENTS_CHANNEL, event_message(job_id, status))
+
+
+class TaskEventHub:
+    """One pub/sub subscription per process, fanned out to per-job waiters."""
+
+    def __init__(self, redis_factory: Callable[[], Redis], *, retry_seconds: float = 1.0) -> None:
+        self._redis_factory = redis_factory
+        self._retry_seconds = retry_seconds
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="task-events")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    @contextlib.asynccontextmanager
+    async def waiter(self, job_id: str) -> AsyncIterator[asyncio.Event]:
+        """An event set on every published change of `job_id` while the block runs."""
+        event = asyncio.Event()
+        self._waiters[job_id].add(event)
+        try:
+            yield event
+        finally:
+            waiters = self._waiters.get(job_id)
+            if waiters is not None:
+                waiters.discard(event)
+                if not waiters:
+                    del self._waiters[job_id]
+
+    def _dispatch(self, data: Any) -> None:
+        try:
+            job_id = orjson.loads(data)["id"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return
+        for event in self._waiters.get(job_id, ()):
+            event.set()
+
+    async def _run(self) -> None:
+        while True:
+            redis = self._redis_factory()
+            try:
+                async with redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(TASK_EVENTS_CHANNEL)
+                    self.connected.set()
+                    self._wake_everyone()  # we may have missed events while away
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self._dispatch(message["data"])
+            except (RedisError, OSError) as exc:
+                if self.connected.is_set():
+                    log.warning("task events: lost Redis (%s); retrying", exc)
+                self.connected.clear()
+            finally:
+                await redis.aclose()
+            await asyncio.sleep(self._retry_seconds)
+
+    def _wake_everyone(self) -> None:
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()

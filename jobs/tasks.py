@@ -1,0 +1,104 @@
+"""Task state as clients see it, read from arq's keys (the client surface of jobs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+
+from jobs.constants import TASK_STARTED_PREFIX
+from jobs.serializer import loads
+
+
+class TaskStatus(StrEnum):
+    QUEUED = "QUEUED"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETE = "COMPLETE"
+    FAILED = "FAILED"
+    NOT_FOUND = "NOT_FOUND"
+
+
+TERMINAL = frozenset({TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.NOT_FOUND})
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """One reading of a task."""
+
+    id: str
+    kind: str
+    status: TaskStatus
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    result: Any = None
+    error: str | None = None
+    enqueued_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+async def read_state(redis: ArqRedis, job_id: str) -> TaskState:
+    """The task's state from arq's result, in-progress and job keys (one round trip)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.get(result_key_prefix + job_id)
+        pipe.exists(in_progress_key_prefix + job_id)
+        pipe.get(job_key_prefix + job_id)
+        pipe.get(TASK_STARTED_PREFIX + job_id)
+        result, in_progress, job, started = await pipe.execute()
+    if result:
+        return _finished(job_id, loads(result))
+    if not job:
+        return TaskState(id=job_id, kind="unknown", status=TaskStatus.NOT_FOUND)
+    definition = loads(job)
+    return TaskState(
+        id=job_id,
+        kind=definition["f"],
+        status=TaskStatus.IN_PROGRESS if in_progress else TaskStatus.QUEUED,
+        kwargs=definition.get("k") or {},
+        enqueued_at=_ms(definition.get("et")),
+        started_at=_ms(int(started)) if in_progress and started else None,
+    )
+
+
+def _finished(job_id: str, data: dict[str, Any]) -> TaskState:
+    success = bool(data.get("s"))
+    value = data.get("r")
+    error = None if success else describe_failure(value)
+    return TaskState(
+        id=job_id,
+        kind=data.get("f", "unknown"),
+        status=TaskStatus.COMPLETE if success else TaskStatus.FAILED,
+        kwargs=data.get("k") or {},
+        result=value if success else None,
+        error=error,
+        enqueued_at=_ms(data.get("et")),
+        started_at=_ms(data.get("st")),
+        finished_at=_ms(data.get("ft")),
+    )
+
+
+def describe_failure(value: Any) -> str:
+    """A message for people from what arq stored for a failed job."""
+    if isinstance(value, dict) and "error" in value:
+        kind, message = value["error"], value.get("message") or ""
+        if kind == "JobError":  # raised on purpose: the message is for people already
+            return str(message)
+        if kind in {"TimeoutError", "CancelledError"}:
+            return "the job took too long and was stopped"
+        return f"{kind}: {message}" if message else str(kind)
+    if isinstance(value, str):
+        return value
+    return "the job failed"
+
+
+def _ms(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)

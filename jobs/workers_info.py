@@ -1,0 +1,66 @@
+"""Worker heartbeats: each worker writes its own key, so several can be listed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from redis.asyncio import Redis
+
+from jobs.constants import WORKER_HEALTH_INTERVAL_SECONDS, WORKER_HEALTH_PREFIX
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    name: str
+    queue: str
+    alive: bool
+    last_heartbeat: datetime | None
+    jobs_complete: int | None
+    jobs_failed: int | None
+    jobs_ongoing: int | None
+
+
+def health_key(queue: str, worker_name: str) -> str:
+    return f"{WORKER_HEALTH_PREFIX}{queue}:{worker_name}"
+
+
+async def list_workers(redis: Redis, *, now: datetime) -> list[WorkerInfo]:
+    keys = [key async for key in redis.scan_iter(match=f"{WORKER_HEALTH_PREFIX}*", count=500)]
+    values = await redis.mget(keys) if keys else []
+    workers = [_parse(key.decode(), value, now) for key, value in zip(keys, values, strict=True)]
+    return sorted((w for w in workers if w is not None), key=lambda w: (w.queue, w.name))
+
+
+def _parse(key: str, value: bytes | None, now: datetime) -> WorkerInfo | None:
+    if value is None:
+        return None
+    queue, _, name = key.removeprefix(WORKER_HEALTH_PREFIX).rpartition(":")
+    try:
+        data = orjson.loads(value)
+        beat = datetime.fromisoformat(data["at"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return WorkerInfo(name, queue, False, None, None, None, None)
+    age = (now - beat).total_seconds()
+    return WorkerInfo(
+        name=name,
+        queue=queue,
+        alive=age <= 2 * WORKER_HEALTH_INTERVAL_SECONDS,
+        last_heartbeat=beat,
+        jobs_complete=data.get("complete"),
+        jobs_failed=data.get("failed"),
+        jobs_ongoing=data.get("ongoing"),
+    )
+
+
+def health_payload(*, complete: int, failed: int, ongoing: int, queued: int) -> bytes:
+    return orjson.dumps(
+        {
+            "at": datetime.now(UTC).isoformat(),
+            "complete": complete,
+            "failed": failed,
+            "ongoing": ongoing,
+            "queued": queued,
+        }
+    )
