@@ -19,6 +19,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import ApiKeys
 from api.graphiql import graphiql_response
+from api.legacy_ws import LegacyWSHandler
 from api.response_cache import ResponseCache, operation_key
 from graph.context import Context, build_context
 from graph.errors import Code, GraphError, error_body
@@ -30,6 +31,8 @@ CACHE_HEADER = "x-matchgraph-cache"
 
 class MatchGraphView(GraphQL[Context, None]):
     """Strawberry's view plus: per-operation context, response cache, timeout, orjson."""
+
+    graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(
         self,

@@ -34,4 +34,4 @@ async def open_task_queue(settings: Settings) -> AsyncIterator[TaskQueue]:
         yield TaskQueue(client=TaskClient(redis, hub), hub=hub)
     finally:
         await hub.stop()
-        await redis.aclose()
+        await redis.aclose(close_connection_pool=True)

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.demo",
     "tests.fixtures.server",
+    "tests.fixtures.worker",
 ]
