@@ -23,6 +23,7 @@ from graph.live import ModelInfoCache
 from graph.schema import build_schema
 from graph.settings import Settings
 from graph.sources.factory import build_storage
+from graph.sources.livescores import open_live_scores
 from graph.sources.snapshots import Sources
 
 log = logging.getLogger("matchgraph")
@@ -56,6 +57,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 tasks=queue.client, model_info=ModelInfoCache(settings.model_info_ttl)
             )
             app.state.health_checks.append(queue)
+            livescores = await stack.enter_async_context(
+                open_live_scores(settings, check_every=settings.refresh_seconds)
+            )
+            view.services["livescores"] = app.state.livescores = livescores
+            app.state.engine = livescores.engine
+            app.state.health_checks.append(livescores)
             await sources.refresh()  # warm every snapshot so /ready turns green
             refresher = asyncio.create_task(sources.run_refresher(), name="snapshot-refresher")
             try:

@@ -1,4 +1,4 @@
-"""`matchgraph` command line: demo, serve, up, export-schema."""
+"""`matchgraph` command line: demo, serve, up, worker, ingest-*, export-schema."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from api.ingest_commands import add_ingest_commands
 from graph.settings import Settings
-
-CATALOG_FILE = Path("predictions") / "match_features.parquet"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     batch = commands.add_parser("batch", help="predict every match with the champion now")
     batch.set_defaults(handler=_batch)
 
+    add_ingest_commands(commands)
+
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--output", type=Path, help="write to this file instead of stdout")
     export.set_defaults(handler=_export_schema)
@@ -93,15 +94,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    settings = Settings()
-    if settings.storage == "local" and not (settings.data_dir / CATALOG_FILE).exists():
-        print(f"no data in {settings.data_dir.resolve()}: generating the demo set first")
-        from jobs.demo.pipeline import run_demo
+    from api.local_stack import ensure_demo_data, local_redis, local_worker
 
-        run_demo(settings, show_progress=True)
+    settings = Settings()
+    ensure_demo_data(settings)
     host, port = args.host or settings.host, args.port or settings.port
-    print(f"GraphiQL: http://{host}:{port}/graphql")
-    return _serve(args)
+    with local_redis(settings), local_worker():
+        print(f"GraphiQL: http://{host}:{port}/graphql")
+        return _serve(args)
 
 
 def _single_threaded_inference() -> None:

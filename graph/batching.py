@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from functools import partial
 
-from graph.loaders import SnapshotLoader
+from graph.livescores import LiveScore, load_live_scores
+from graph.loaders import BatchLoader, SnapshotLoader
 from graph.lookups import (
     lookup_features,
     lookup_matches,
@@ -16,13 +17,19 @@ from graph.lookups import (
 from graph.matches import Feature, Match, Odds, Prediction
 from graph.regions import RegionRoi
 from graph.settings import Settings
+from graph.sources.livescores import LiveScoreRepository
 from graph.sources.snapshots import SnapshotSet
 
 
 class Loaders:
     """Built per operation over its pinned snapshot set; never shared."""
 
-    def __init__(self, data: SnapshotSet, settings: Settings) -> None:
+    def __init__(
+        self,
+        data: SnapshotSet,
+        settings: Settings,
+        livescores: LiveScoreRepository | None = None,
+    ) -> None:
         self.batches: Counter[str] = Counter()
         self.match: SnapshotLoader[int, Match | None] = SnapshotLoader(
             "match", partial(lookup_matches, data), self.batches
@@ -38,4 +45,8 @@ class Loaders:
         )
         self.roi: SnapshotLoader[str, RegionRoi | None] = SnapshotLoader(
             "roi", partial(lookup_roi, data), self.batches
+        )
+        # The database, not a snapshot: one query per batch (a page primes one batch).
+        self.live_score: BatchLoader[int, LiveScore | None] = BatchLoader(
+            "live_score", partial(load_live_scores, livescores), self.batches
         )

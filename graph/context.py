@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from graph.batching import Loaders
     from graph.health import HealthCheck
     from graph.live import ModelInfoCache
+    from graph.sources.livescores import LiveScoreRepository
     from jobs.client import TaskClient
 
 
@@ -48,6 +49,7 @@ class Context:
     pinned: OperationScope | None = None
     tasks: TaskClient | None = None
     model_info: ModelInfoCache | None = None
+    livescores: LiveScoreRepository | None = None  # the live-score database, when configured
     health_checks: Sequence[HealthCheck] = ()
     auth_scope: str = "open"
     request: Any = None
@@ -80,7 +82,8 @@ class Context:
         """Pin a fresh scope for this operation unless the context has one (HTTP)."""
         if self.pinned is not None:
             return None
-        return _operation_scope.set(await new_scope(self.settings, self.sources))
+        scope = await new_scope(self.settings, self.sources, self.livescores)
+        return _operation_scope.set(scope)
 
     def exit_operation(self, token: Token[OperationScope | None] | None) -> None:
         if token is not None:
@@ -90,12 +93,14 @@ class Context:
 Info: TypeAlias = strawberry.Info[Context, None]
 
 
-async def new_scope(settings: Settings, sources: Sources) -> OperationScope:
+async def new_scope(
+    settings: Settings, sources: Sources, livescores: LiveScoreRepository | None = None
+) -> OperationScope:
     """Pin the current snapshot set and build fresh loaders over it."""
     from graph.batching import Loaders
 
     data = await sources.current()
-    return OperationScope(data, Loaders(data, settings))
+    return OperationScope(data, Loaders(data, settings, livescores))
 
 
 async def build_context(
@@ -106,5 +111,6 @@ async def build_context(
     **fields: Any,
 ) -> Context:
     """A context; pinned now for one HTTP request, or per operation for a WebSocket."""
-    pinned = None if per_operation else await new_scope(settings, sources)
+    livescores = fields.get("livescores")
+    pinned = None if per_operation else await new_scope(settings, sources, livescores)
     return Context(settings=settings, sources=sources, pinned=pinned, **fields)

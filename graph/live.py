@@ -10,6 +10,8 @@ from typing import Any
 
 from graph.context import Context, Info
 from graph.errors import Code, GraphError, bad_input
+from graph.sources.errors import InvalidKey
+from graph.sources.storage import split_source
 from graph.tasks import (
     ModelInfo,
     ModelStage,
@@ -85,6 +87,14 @@ def check_features(context: Context, features: dict[str, float]) -> None:
         raise bad_input(f"unknown feature name(s): {', '.join(unknown)}", validNames=sorted(known))
     if not all(math.isfinite(v) for v in features.values()):
         raise bad_input("feature values must be finite numbers")
+
+
+def check_source(source: str) -> None:
+    """`<bucket>/<key>` inside the storage; anything that escapes it is BAD_USER_INPUT."""
+    try:
+        split_source(source)
+    except InvalidKey as exc:
+        raise bad_input(f"source {source!r} refused: {exc}") from exc
 
 
 async def submit(info: Info, kind: str, *, wait: bool, **kwargs: Any) -> Task:

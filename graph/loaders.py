@@ -10,9 +10,10 @@ field kind, which `batches` counts.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
@@ -20,6 +21,15 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 Lookup = Callable[[Sequence[K]], list[V]]
+AsyncLookup = Callable[[Sequence[K]], Coroutine[Any, Any, list[V]]]
+
+
+class Primable(Protocol):
+    """A loader a page can prime: SnapshotLoader, BatchLoader."""
+
+    name: str
+
+    def prime_many(self, keys: Sequence[Any]) -> None: ...
 
 
 class SnapshotLoader(DataLoader[K, V], Generic[K, V]):
@@ -68,7 +78,39 @@ class PageKeys:
         self.keys = keys
         self.primed: set[str] = set()
 
-    def prime(self, loader: SnapshotLoader[Any, Any]) -> None:
+    def prime(self, loader: Primable) -> None:
         if loader.name not in self.primed:
             self.primed.add(loader.name)
             loader.prime_many(self.keys)
+
+
+class BatchLoader(DataLoader[K, V], Generic[K, V]):
+    """A DataLoader over an async source (the database): one query per batch.
+
+    `prime_many` queues a whole page at once, so the page costs one batch even
+    when its field resolvers run spread over several ticks; `get` then returns
+    the queued future of one key.
+    """
+
+    def __init__(self, name: str, lookup: AsyncLookup[K, V], batches: Counter[str]) -> None:
+        super().__init__(batch_load_fn=self._batch_load, cache=True)
+        self.name = name
+        self._lookup = lookup
+        self._batches = batches
+
+    def prime_many(self, keys: Sequence[K]) -> None:
+        for key in dict.fromkeys(keys):
+            # A page's futures may fail together; whoever awaits one sees the error.
+            self.load(key).add_done_callback(_retrieve)
+
+    def get(self, key: K) -> Awaitable[V]:
+        return self.load(key)
+
+    async def _batch_load(self, keys: list[K]) -> list[V]:
+        self._batches[self.name] += 1
+        return await self._lookup(keys)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -10,6 +10,7 @@ import strawberry
 
 from graph.context import Info
 from graph.errors import bad_input
+from graph.livescores import LiveScore, match_live_score
 from graph.loaders import PageKeys
 from graph.relay import Node, PageInfo
 from graph.scalars import IsoDateTime
@@ -104,6 +105,14 @@ class Match(Node):
         if self.page is not None:
             self.page.prime(loader)
         return loader.get(self.match_id)
+
+    @strawberry.field(
+        description="Latest live score from the live-score database, if any; null with a "
+        "SERVICE_UNAVAILABLE error when the database is down.",
+        graphql_type=LiveScore | None,
+    )
+    def live_score(self, info: Info) -> Awaitable[LiveScore | None]:
+        return match_live_score(info, self.match_id, self.page)
 
     @strawberry.field(
         description="Model features of the match (NaN dropped); `names` picks some, "

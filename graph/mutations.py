@@ -63,3 +63,20 @@ class Mutation:
             women=women,
             stage=(stage or ModelStage.CHAMPION).value,
         )
+
+    @strawberry.mutation(
+        description="Ingest a WhoScored livescores payload stored at `source` "
+        "(`<bucket>/<key>` in the configured storage) into the live-score table, on a worker. "
+        "Follow the returned task; its `ingestResult` counts what changed."
+    )
+    async def ingest_livescores(self, info: Info, source: str) -> Task:
+        live.check_source(source)
+        return await live.submit(info, "ingest_livescores", wait=False, source=source)
+
+    @strawberry.mutation(
+        description="Merge the 1X2 odds of a Fonbet events packet stored at `source` into "
+        "fonbet_odds.parquet, on a worker; unlinked events are counted, never guessed."
+    )
+    async def ingest_fonbet_odds(self, info: Info, source: str) -> Task:
+        live.check_source(source)
+        return await live.submit(info, "ingest_fonbet_odds", wait=False, source=source)

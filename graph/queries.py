@@ -12,6 +12,7 @@ from graph import live
 from graph.context import Info
 from graph.errors import bad_input
 from graph.health import Health, current_health
+from graph.livescores import LIVESCORES_DESCRIPTION, resolve_livescores
 from graph.lookups import regions as all_regions
 from graph.matches import Match, MatchConnection
 from graph.paging import DEFAULT_FIRST, MatchQuery, match_connection
@@ -69,6 +70,8 @@ class Query:
     @strawberry.field(description="Every region of the catalogue and of the ROI file, by name.")
     def regions(self, info: Info) -> list[Region]:
         return all_regions(info.context.data)
+
+    livescores = strawberry.field(resolver=resolve_livescores, description=LIVESCORES_DESCRIPTION)
 
     @strawberry.field(description="A task by id; an unknown id gives status NOT_FOUND.")
     async def task(self, info: Info, id: strawberry.ID) -> Task | None:

@@ -17,6 +17,7 @@ from strawberry.types.execution import ExecutionContext
 
 from graph.extensions import CachePolicy, ErrorCodes, OperationScopes, log_unexpected
 from graph.fastpath import install_attribute_resolvers
+from graph.livescores import IngestResult
 from graph.matches import Match
 from graph.mutations import Mutation
 from graph.queries import Query
@@ -55,7 +56,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Match, Region],
+        types=[Match, Region, IngestResult],
         extensions=_extensions(settings),
         scalar_overrides=SCALAR_OVERRIDES,
         config=StrawberryConfig(auto_camel_case=True),

@@ -7,11 +7,15 @@ from typing import Any
 
 import strawberry
 
+from graph.livescores import IngestResult, ingest_result_of
 from graph.matches import OUTCOMES, Outcome
 from graph.scalars import IsoDateTime
+from jobs.feeds import results
 from jobs.tasks import TaskState
 from jobs.tasks import TaskStatus as JobStatus
 from jobs.workers_info import WorkerInfo
+
+INGEST_JOBS = frozenset({"ingest_livescores", "ingest_fonbet_odds"})
 
 
 @strawberry.enum(description="MLflow registry aliases a model is served under.")
@@ -85,6 +89,9 @@ class Task:
     result: LivePrediction | None = strawberry.field(
         description="Set when a predict_match / predict_features task is COMPLETE."
     )
+    ingest_result: IngestResult | None = strawberry.field(
+        description="Set when an ingest_livescores / ingest_fonbet_odds task is COMPLETE."
+    )
     error: str | None = strawberry.field(description="Set when FAILED: a message for people.")
     enqueued_at: IsoDateTime | None = strawberry.field(description="When it was submitted.")
     started_at: IsoDateTime | None = strawberry.field(description="When a worker started it.")
@@ -142,6 +149,12 @@ def live_prediction(result: Any) -> LivePrediction | None:
     )
 
 
+def _ingest_result(state: TaskState) -> IngestResult | None:
+    if state.kind not in INGEST_JOBS or not isinstance(state.result, dict):
+        return None
+    return ingest_result_of(results.IngestResult.from_dict(state.result))
+
+
 def task_from_state(state: TaskState) -> Task:
     return Task(
         id=strawberry.ID(state.id),
@@ -150,6 +163,7 @@ def task_from_state(state: TaskState) -> Task:
         match_id=state.kwargs.get("match_id"),
         stage=_stage(state.kwargs.get("stage")),
         result=live_prediction(state.result),
+        ingest_result=_ingest_result(state),
         error=state.error,
         enqueued_at=_iso(state.enqueued_at),
         started_at=_iso(state.started_at),

@@ -8,6 +8,7 @@ from typing import Any
 
 from graph.settings import Settings
 from graph.sources.factory import build_storage
+from graph.sources.livescores import LiveScoreRepository
 from graph.sources.snapshots import Sources
 from graph.sources.storage import Storage
 from jobs.errors import JobError
@@ -23,6 +24,7 @@ class WorkerResources:
     sources: Sources
     registry: ModelRegistry
     models: dict[str, ServedModel] = field(default_factory=dict)
+    livescores: LiveScoreRepository | None = None
 
     def model(self, stage: str) -> ServedModel:
         try:

@@ -25,11 +25,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from graph.settings import Settings
+from graph.sources.livescores import open_live_scores
 from jobs import events
 from jobs.batch import batch_inference
 from jobs.client import arq_redis, pubsub_redis
 from jobs.constants import (
-    LONG_QUEUE,
     QUEUES,
     RESULT_TTL_SECONDS,
     SHORT_QUEUE,
@@ -38,6 +38,7 @@ from jobs.constants import (
     WAKE_CHANNEL_PREFIX,
     WORKER_HEALTH_INTERVAL_SECONDS,
 )
+from jobs.ingest import ingest_fonbet_odds, ingest_livescores
 from jobs.predict import model_info, predict_features, predict_match
 from jobs.resources import WorkerResources, build_resources
 from jobs.serializer import dumps, loads
@@ -45,13 +46,6 @@ from jobs.workers_info import health_key, health_payload
 
 log = logging.getLogger(__name__)
 JobFunction = Callable[..., Coroutine[Any, Any, Any]]
-EXTRA_JOBS: dict[str, list[JobFunction]] = {SHORT_QUEUE: [], LONG_QUEUE: []}
-
-
-def register_job(queue: str, function: JobFunction) -> JobFunction:
-    """Let another jobs module (ingestion) add its functions to a queue."""
-    EXTRA_JOBS[queue].append(function)
-    return function
 
 
 class PushWorker(Worker):
@@ -128,9 +122,9 @@ def _functions(queue: str, settings: Settings) -> list[Function]:
         base: list[JobFunction] = [predict_match, predict_features, model_info]
         timeout = settings.short_job_timeout
     else:
-        base = [batch_inference]
+        base = [batch_inference, ingest_livescores, ingest_fonbet_odds]
         timeout = settings.long_job_timeout
-    return [func(f, timeout=timeout, max_tries=3) for f in [*base, *EXTRA_JOBS[queue]]]
+    return [func(f, timeout=timeout, max_tries=3) for f in base]
 
 
 def build_worker(
@@ -162,16 +156,18 @@ async def run_workers(settings: Settings, queues: list[str], *, burst: bool = Fa
     """Run one worker per queue in this process until SIGTERM/SIGINT (or, in burst, idle)."""
     resources = await asyncio.to_thread(build_resources, settings)
     await resources.sources.refresh()  # the first job must not pay for loading features
-    workers = [build_worker(QUEUES[q], settings, resources, burst=burst) for q in queues]
-    runs = [asyncio.create_task(w.async_run()) for w in workers]
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: [r.cancel() for r in runs])
-    try:
-        await asyncio.gather(*runs)
-    except asyncio.CancelledError:
-        log.info("worker stopping")
-    finally:
-        for worker in workers:
-            await worker.close()
-        await resources.close()
+    async with open_live_scores(settings) as livescores:
+        resources.livescores = livescores
+        workers = [build_worker(QUEUES[q], settings, resources, burst=burst) for q in queues]
+        runs = [asyncio.create_task(w.async_run()) for w in workers]
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: [r.cancel() for r in runs])
+        try:
+            await asyncio.gather(*runs)
+        except asyncio.CancelledError:
+            log.info("worker stopping")
+        finally:
+            for worker in workers:
+                await worker.close()
+            await resources.close()

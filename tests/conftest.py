@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.demo",
     "tests.fixtures.server",
     "tests.fixtures.worker",
+    "tests.fixtures.database",
 ]

@@ -15,3 +15,7 @@ class InvalidKey(SourceError):
 
 class InvalidSource(SourceError):
     """A source file exists but cannot be used: unreadable or missing required columns."""
+
+
+class DatabaseUnavailable(SourceError):
+    """The live-score database cannot be reached or did not answer in time."""

@@ -27,7 +27,16 @@ from jobs.demo.scores import expected_goals, outcome_probabilities, simulate
 from jobs.demo.training import TrainedModels, train_or_reuse
 from jobs.demo.world import World, build_world, reference_now
 
-STAGES = ("world", "features", "models", "predictions", "odds and betting", "drift", "write")
+STAGES = (
+    "world",
+    "features",
+    "models",
+    "predictions",
+    "odds and betting",
+    "drift",
+    "write",
+    "live scores",
+)
 MAX_THREADS = 2  # BLAS/OpenMP threads: the demo shares a small machine with the API and Redis
 
 
@@ -49,6 +58,7 @@ class DemoSummary:
     challenger_version: str
     challenger_run_id: str
     training_skipped: bool
+    live_scores: int  # live-score table rows for the finished matches (0: database down)
     seconds: float
 
 
@@ -89,9 +99,11 @@ def run_demo(
             outputs.write_outputs(
                 settings, files, lambda o: progress.iter(o, "writing", len(files))
             )
+        with progress.stage("live scores"):
+            live_scores = outputs.fill_live_scores(settings, sim.catalogue)
     finally:
         progress.close()
-    return _summary(sim, files, trained, time.perf_counter() - started)
+    return _summary(sim, files, trained, live_scores, time.perf_counter() - started)
 
 
 def _simulate(matches: int, seed: int, progress: Progress) -> _Simulation:
@@ -155,7 +167,7 @@ def _reports(
 
 
 def _summary(
-    sim: _Simulation, files: list[Output], trained: TrainedModels, seconds: float
+    sim: _Simulation, files: list[Output], trained: TrainedModels, live_scores: int, seconds: float
 ) -> DemoSummary:
     tables = {(f.bucket, f.key): f.content for f in files if isinstance(f.content, pd.DataFrame)}
     upcoming = int(sim.catalogue["is_future"].sum())
@@ -174,5 +186,6 @@ def _summary(
         challenger_version=trained.challenger.version,
         challenger_run_id=trained.challenger.run_id,
         training_skipped=trained.reused,
+        live_scores=live_scores,
         seconds=round(seconds, 2),
     )

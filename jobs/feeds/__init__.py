@@ -1,0 +1,1 @@
+"""Feed ingestion: WhoScored live scores into the database, Fonbet odds into storage."""

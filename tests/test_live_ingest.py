@@ -1,0 +1,90 @@
+"""Feed ingestion as tasks on a real worker, and the demo's live scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from graph.settings import Settings
+from tests import feed_samples
+from tests.fixtures.server import LiveServer, ServeFactory
+from tests.fixtures.worker import WorkerProcess
+from tests.fixtures.ws import subscribe
+
+INGEST = "mutation($s: String!) { ingestLivescores(source: $s) { id kind status } }"
+FOLLOW = """subscription($id: ID!) { task(id: $id) { status error
+  ingestResult { inserted updated unchanged rejected messages } } }"""
+
+
+@pytest.fixture(scope="module")
+def live(serve: ServeFactory, live_settings: Settings, session_worker: WorkerProcess) -> LiveServer:
+    return serve(data_dir=live_settings.data_dir, redis_url=live_settings.redis_url)
+
+
+def _store(settings: Settings, key: str, payload: bytes) -> str:
+    path = settings.data_dir / "data-raw" / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(payload)
+    return f"data-raw/{key}"
+
+
+async def _ingest(live: LiveServer, source: str) -> dict[str, Any]:
+    task = (await live.data(INGEST, {"s": source}))["ingestLivescores"]
+    assert task["kind"] == "ingest_livescores"
+    states = await subscribe(live.ws_url, FOLLOW, {"id": task["id"]})
+    final: dict[str, Any] = states[-1]["task"]
+    return final
+
+
+async def test_ingest_the_real_whoscored_sample_through_the_mutation(
+    live: LiveServer, live_settings: Settings
+) -> None:
+    source = _store(
+        live_settings, "feeds/whoscored-2020-12.json", feed_samples.WHOSCORED.read_bytes()
+    )
+    first = await _ingest(live, source)
+    assert first["status"] == "COMPLETE", first
+    assert first["ingestResult"]["inserted"] + first["ingestResult"]["unchanged"] == 57
+    again = await _ingest(live, source)
+    assert again["ingestResult"] == {**again["ingestResult"], "inserted": 0, "updated": 0}
+    assert again["ingestResult"]["unchanged"] == 57
+    rows = await live.data("{ livescores(year: 2020, month: 12) { matchId status } }")
+    expected = feed_samples.whoscored_expected(feed_samples.whoscored())
+    assert [r["matchId"] for r in rows["livescores"]] == [e["matchId"] for e in expected]
+    assert {r["status"] for r in rows["livescores"]} == {"FT"}
+
+
+async def test_a_broken_feed_fails_with_a_reason(live: LiveServer, live_settings: Settings) -> None:
+    payload = feed_samples.whoscored()
+    payload["tournaments"][0]["matches"][0]["homeScore"] = "abc"
+    source = _store(live_settings, "feeds/broken.json", json.dumps(payload).encode())
+    final = await _ingest(live, source)
+    assert final["status"] == "FAILED"
+    assert "nothing written" in final["error"] and "homeScore" in final["error"]
+
+
+async def test_sources_outside_the_storage_are_bad_user_input(live: LiveServer) -> None:
+    body = await live.graphql(INGEST, {"s": "data-raw/../../etc/passwd"})
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_the_demo_fills_live_scores_for_finished_matches(
+    live: LiveServer, demo_dir: Path, demo_summary: Any
+) -> None:
+    catalogue = pd.read_parquet(demo_dir / "predictions" / "match_features.parquet")
+    finished = catalogue[~catalogue["is_future"]]
+    assert demo_summary.live_scores == len(finished)
+    match_id = int(finished.index[-1])
+    query = """query($m: Int!) { match(matchId: $m) {
+      homeScore awayScore liveScore { homeScore awayScore status } } }"""
+    match = (await live.data(query, {"m": match_id}))["match"]
+    live_score = match["liveScore"]
+    assert (live_score["homeScore"], live_score["awayScore"]) == (
+        match["homeScore"],
+        match["awayScore"],
+    )
+    assert live_score["status"] == "FT"
