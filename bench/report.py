@@ -1,0 +1,140 @@
+"""The results: one JSON per run in bench/results/, and a table for people."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import REPO
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
+
+
+def machine() -> dict[str, Any]:
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(status) if status is not None else None,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def write(results: dict[str, Any], results_dir: Path) -> Path:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{results['started_at'].replace(':', '').replace('-', '')}.json"
+    path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    return path
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _f(value: float, digits: int = 2) -> str:
+    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
+
+
+def table(results: dict[str, Any]) -> str:
+    m, scenarios = results["machine"], results["scenarios"]
+    commit = (m["git_commit"] or "?")[:10] + (" (dirty tree)" if m["git_dirty"] else "")
+    lines = [
+        f"matchgraph bench {results['started_at']}  commit {commit}  cpus {m['cpu_count']}"
+        f"  python {m['python']}",
+        f"data: demo, {results['data']['matches']} matches, seed {results['data']['seed']}",
+    ]
+    for name, render in (
+        ("cards", _cards),
+        ("page", _page),
+        ("batches", _batches),
+        ("memory", _memory),
+    ):
+        if name in scenarios:
+            lines += ["", *render(scenarios[name])]
+    return "\n".join(lines)
+
+
+def _cards(r: dict[str, Any]) -> list[str]:
+    lines = [
+        f"cards: matches(first: {r['cards']}), {r['iterations']} requests each, interleaved",
+        f"  {'system':<12}{'median ms':>11}{'p90 ms':>10}{'bytes':>11}",
+    ]
+    for label, s in r["systems"].items():
+        size = r["response_bytes"].get(label, 0)
+        lines.append(f"  {label:<12}{s['median_ms']:>11.1f}{s['p90_ms']:>10.1f}{size:>11}")
+    lines.append(f"  {'ratio':<18}{'median':>8}{'p90':>8}{'paired':>8}   target")
+    for name, v in r["ratios"].items():
+        target = r["targets"].get(name)
+        verdict = ""
+        if target is not None:
+            verdict = f"<= {target:g}  {'PASS' if v['median'] <= target else 'FAIL'}"
+        lines.append(
+            f"  {name:<18}{_f(v['median']):>8}{_f(v['p90']):>8}{_f(v['paired_median']):>8}"
+            f"   {verdict}"
+        )
+    return lines
+
+
+def _page(r: dict[str, Any]) -> list[str]:
+    lines = [
+        f"page: first {r['page_size']} + region ROI, {r['connections']} clients, "
+        f"{r['rounds']} x {r['burst_seconds']} s bursts each ({r['load_generator']})",
+        f"  {'system':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'worst burst p99':>17}"
+        f"{'server CPU':>12}{'CPU us/req':>12}",
+    ]
+    for label, s in r["systems"].items():
+        lines.append(
+            f"  {label:<12}{s['rps']:>9.0f}{s['p50_ms']:>9.1f}{s['p99_ms']:>9.1f}"
+            f"{s['p99_worst_burst_ms']:>17.1f}{s['server_cpu']:>11.0%}"
+            f"{s['cpu_us_per_request']:>12.0f}"
+        )
+    lines.append(f"  {'ratio (ours/base)':<20}{'req/s':>8}{'p99':>8}{'CPU/req':>9}")
+    for name, v in r["ratios"].items():
+        lines.append(f"  {name:<20}{_f(v['rps']):>8}{_f(v['p99']):>8}{_f(v['cpu_per_request']):>9}")
+    lines.append(
+        "  (server CPU < 100 %: the load generator, not the server, set the pace; compare CPU/req)"
+    )
+    return lines
+
+
+def _batches(r: dict[str, Any]) -> list[str]:
+    loaders = sorted({k for c in r["loader_batches"].values() for k in c})
+    lines = [
+        "batches: DataLoader batch calls per request (must stay constant)",
+        f"  {'first':<8}" + "".join(f"{name:>12}" for name in loaders),
+    ]
+    for size, counts in r["loader_batches"].items():
+        lines.append(f"  {size:<8}" + "".join(f"{counts.get(n, 0):>12}" for n in loaders))
+    lines.append(f"  constant: {'yes' if r['constant'] else 'NO'}")
+    return lines
+
+
+def _memory(r: dict[str, Any]) -> list[str]:
+    lines = [
+        f"memory: API RSS after loading N matches (empty data dir: {r['empty_rss_mb']:.0f} MB)",
+        f"  {'matches':<9}{'RSS MB':>9}{'peak MB':>9}{'Arrow MB':>10}{'RSS/Arrow':>11}"
+        f"{'(RSS-empty)/Arrow':>19}",
+    ]
+    for n, s in r["sizes"].items():
+        lines.append(
+            f"  {n:<9}{s['rss_mb']:>9.0f}{s['peak_rss_mb']:>9.0f}{s['arrow_mb']:>10.1f}"
+            f"{_f(s['rss/arrow']):>11}{_f(s['data_rss/arrow']):>19}"
+        )
+    return lines

@@ -1,0 +1,192 @@
+"""`python -m bench.run`: every system side by side on one data set; a table and a results JSON.
+
+    python -m bench.run [--matches 20000] [--seed 42] [--scenarios cards,page,batches,memory]
+                        [--quick] [--full]
+
+Systems (each its own uvicorn process on loopback): ours (api.app), raw
+(precomputed bytes of our own responses), rest (the old `/cards`), naive (a
+first Strawberry port). See BENCH.md and bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from bench import BENCH_DIR
+from bench.baselines.raw import RESPONSES_ENV, save_responses
+from bench.client import check_graphql, post_graphql
+from bench.data import DataFacts, ensure_demo, facts, made_by
+from bench.load import GENERATORS
+from bench.queries import CARDS, CARDS_SIZE, PAGE, PAGE_SIZE, graphql_payload
+from bench.report import machine, table, utc_now, write
+from bench.scenarios import batches, cards, memory, page
+from bench.systems import BenchError, Server, Servers, baseline, ours
+
+SCENARIOS = ("cards", "page", "batches", "memory")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--matches", type=int, default=20_000, help="demo data size")
+    parser.add_argument("--seed", type=int, default=42, help="demo data seed")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
+    parser.add_argument("--quick", action="store_true", help="short runs (smoke checks)")
+    parser.add_argument("--full", action="store_true", help="memory also at 500,000 matches")
+    parser.add_argument("--iterations", type=int, help="cards requests per probe (>= 15)")
+    parser.add_argument("--page-seconds", type=int, help="page load per system, seconds")
+    parser.add_argument(
+        "--load-generator", choices=GENERATORS, default="asyncio", help="for the page scenario"
+    )
+    parser.add_argument("--memory-sizes", help="comma-separated match counts for memory")
+    parser.add_argument("--data-dir", type=Path, help="serve these files instead of demo data")
+    parser.add_argument("--work-dir", type=Path, default=BENCH_DIR / ".work")
+    parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
+    return parser
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = sorted(set(scenarios) - set(SCENARIOS))
+    if unknown:
+        raise SystemExit(f"unknown scenario(s): {', '.join(unknown)}")
+    if args.memory_sizes:
+        sizes = [int(s) for s in args.memory_sizes.split(",")]
+    elif args.quick:
+        sizes = [args.matches]
+    else:
+        sizes = [20_000, 100_000, *([500_000] if args.full else [])]
+    return {
+        "scenarios": scenarios,
+        "iterations": args.iterations or (15 if args.quick else 25),
+        "warmup": 2 if args.quick else 3,
+        "page_seconds": args.page_seconds or (5 if args.quick else 20),
+        "memory_sizes": sizes,
+        "quick": args.quick,
+        "load_generator": args.load_generator,
+    }
+
+
+def capture_raw(server: Server, data: DataFacts, path: Path) -> Path:
+    """Our API's answers to the benchmarked requests, for the raw baseline to replay."""
+    pairs = []
+    for query, first in ((CARDS, data.cards(CARDS_SIZE)), (PAGE, min(PAGE_SIZE, data.catalogue))):
+        response = post_graphql(server, query, first)
+        check_graphql(response, "capture for raw", edges=first)
+        pairs.append((graphql_payload(query, first), response.content))
+    save_responses(path, pairs)
+    return path
+
+
+def verify_baselines(servers: dict[str, Server], data: DataFacts) -> dict[str, bool]:
+    """raw must replay our bytes exactly; naive should serve the same data as ours."""
+    first = min(PAGE_SIZE, data.catalogue)
+    ours_page = post_graphql(servers["ours"], PAGE, first)
+    raw_page = post_graphql(servers["raw"], PAGE, first)
+    if raw_page.content != ours_page.content:
+        raise BenchError("raw does not replay our API's response bytes")
+    naive = check_graphql(post_graphql(servers["naive"], PAGE, first), "naive page", edges=first)
+    same = naive["data"] == check_graphql(ours_page, "ours page", edges=first)["data"]
+    if not same:
+        print("warning: naive's page differs from ours (the comparison still stands)", flush=True)
+    return {"raw_replays_ours": True, "naive_data_equals_ours": same}
+
+
+def run_http(
+    data_dir: Path, data: DataFacts, opts: dict[str, Any], work_dir: Path
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    wanted = opts["scenarios"]
+    with Servers(work_dir / "logs") as servers:
+        api = servers.start(ours(data_dir))
+        needs_baselines = "cards" in wanted or "page" in wanted
+        others = [
+            servers.start(baseline(n, data_dir)) for n in ("rest", "naive") if needs_baselines
+        ]
+        servers.wait_ready(api)
+        if needs_baselines:
+            raw_file = capture_raw(api, data, work_dir / "raw" / f"{data_dir.name}.json")
+            others.append(
+                servers.start(baseline("raw", data_dir, **{RESPONSES_ENV: str(raw_file)}))
+            )
+            for server in others:
+                servers.wait_ready(server)
+            out["checks"] = verify_baselines(dict(servers.running), data)
+        running = dict(servers.running)
+        out["pids"] = {name: s.pid for name, s in running.items()}
+        if "cards" in wanted:
+            print("cards ...", flush=True)
+            out["cards"] = cards.run(
+                running, data, iterations=opts["iterations"], warmup=opts["warmup"]
+            )
+        if "page" in wanted:
+            print("page ...", flush=True)
+            out["page"] = page.run(
+                running,
+                n=PAGE_SIZE,
+                seconds=opts["page_seconds"],
+                work_dir=work_dir,
+                generator=opts["load_generator"],
+            )
+        if "batches" in wanted:
+            print("batches ...", flush=True)
+            out["batches"] = batches.run(running, data)
+    return out
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    opts = _options(args)
+    work_dir: Path = args.work_dir.resolve()
+    signal.signal(signal.SIGTERM, _interrupt)  # servers are stopped on the way out
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "started_at": utc_now(),
+        "machine": machine(),
+        "options": opts,
+        "data": {"matches": args.matches, "seed": args.seed},
+        "scenarios": {},
+    }
+    try:
+        data_dir = args.data_dir.resolve() if args.data_dir else None
+        data_dir = data_dir or ensure_demo(work_dir, args.matches, args.seed)
+        data = facts(data_dir)
+        results["data"].update(dir=str(data_dir), generator=made_by(data_dir), **asdict(data))
+        if args.data_dir:
+            results["data"]["matches"] = data.catalogue
+        if set(opts["scenarios"]) - {"memory"}:
+            http = run_http(data_dir, data, opts, work_dir)
+            results["checks"] = http.pop("checks", {})
+            results["pids"] = http.pop("pids", {})
+            results["scenarios"].update(http)
+        if "memory" in opts["scenarios"]:
+            print("memory ...", flush=True)
+            results["scenarios"]["memory"] = memory.run(
+                work_dir, opts["memory_sizes"], args.seed, known={data.catalogue: data_dir}
+            )
+    except KeyboardInterrupt:
+        print("interrupted; servers stopped", file=sys.stderr)
+        return 130
+    except BenchError as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 1
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+    path = write(results, args.results_dir)
+    print(table(results))
+    print(f"\nresults: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Scenarios of BENCH.md: cards, page, batches, memory."""
