@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -64,6 +65,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.engine = livescores.engine
             app.state.health_checks.append(livescores)
             await sources.refresh()  # warm every snapshot so /ready turns green
+            # The snapshots live long: keep full collections from re-scanning them.
+            gc.collect()
+            gc.freeze()
             refresher = asyncio.create_task(sources.run_refresher(), name="snapshot-refresher")
             try:
                 yield

@@ -7,7 +7,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from graph.context import Context
@@ -91,3 +91,14 @@ class OperationScopes(SchemaExtension):
         finally:
             if isinstance(context, Context):
                 context.exit_operation(token)
+
+
+class CodedParserCache(ParserCache):
+    """Strawberry's ParserCache; its parse errors skip ErrorCodes, so they are coded here."""
+
+    def on_parse(self) -> Iterator[None]:
+        try:
+            yield from super().on_parse()
+        except GraphQLError as error:
+            error.extensions = {**(error.extensions or {}), "code": classify(error).value}
+            raise

@@ -7,15 +7,23 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
+    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
-from graph.extensions import CachePolicy, ErrorCodes, OperationScopes, log_unexpected
+from graph.extensions import (
+    CachePolicy,
+    CodedParserCache,
+    ErrorCodes,
+    OperationScopes,
+    log_unexpected,
+)
 from graph.fastpath import install_attribute_resolvers
 from graph.livescores import IngestResult
 from graph.matches import Match
@@ -35,12 +43,19 @@ class MatchGraphSchema(strawberry.Schema):
 
 
 def _extensions(settings: Settings) -> list[Any]:
-    # Classes or factories, never instances: an instance would share state
-    # between concurrent operations.
+    # Factories, never instances: an instance would share state between
+    # concurrent operations. The limit rules are built once, though: a stable
+    # set of rule classes is what lets ValidationCache recognise a document.
+    limits = [
+        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
+    cache_size = settings.document_cache_size
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=settings.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: CodedParserCache(maxsize=cache_size),
+        lambda: ValidationCache(maxsize=cache_size),
         OperationScopes,
         ErrorCodes,
         CachePolicy,

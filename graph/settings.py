@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     operation_timeout: float = Field(
         30.0, gt=0, validation_alias=_env("MATCHGRAPH_OPERATION_TIMEOUT")
     )
+    document_cache_size: int = Field(
+        256, ge=1, validation_alias=_env("MATCHGRAPH_DOCUMENT_CACHE_SIZE")
+    )
     response_cache_mb: float = Field(
         64.0, ge=0, validation_alias=_env("MATCHGRAPH_RESPONSE_CACHE_MB")
     )

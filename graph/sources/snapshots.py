@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import Any, cast
 
 import numpy as np
+import pyarrow as pa
 
 from graph.sources.catalog import MatchCatalog
 from graph.sources.errors import SourceError
@@ -202,6 +203,8 @@ class Sources:
             self._checked_at = time.monotonic()
             if self._current is None or any(changes):
                 self._current = SnapshotSet({t.spec.name: t.in_service() for t in self._tables})
+                # Arrow keeps parse buffers in its pool; give them back once tables are built.
+                pa.default_memory_pool().release_unused()
             return self._current
 
     async def run_refresher(self) -> None:
