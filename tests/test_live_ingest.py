@@ -12,7 +12,7 @@ import pytest
 from graph.settings import Settings
 from tests import feed_samples
 from tests.fixtures.server import LiveServer, ServeFactory
-from tests.fixtures.worker import WorkerProcess
+from tests.fixtures.worker import OwnRedis, WorkerProcess
 from tests.fixtures.ws import subscribe
 
 INGEST = "mutation($s: String!) { ingestLivescores(source: $s) { id kind status } }"
@@ -56,6 +56,33 @@ async def test_ingest_the_real_whoscored_sample_through_the_mutation(
     expected = feed_samples.whoscored_expected(feed_samples.whoscored())
     assert [r["matchId"] for r in rows["livescores"]] == [e["matchId"] for e in expected]
     assert {r["status"] for r in rows["livescores"]} == {"FT"}
+
+
+async def test_ingest_through_the_mutation_on_postgresql(
+    serve: ServeFactory,
+    start_worker: Any,
+    live_settings: Settings,
+    own_redis: OwnRedis,
+    postgres_url: str,
+) -> None:
+    settings = live_settings.model_copy(
+        update={"redis_url": own_redis.url, "database_url": postgres_url}
+    )
+    api = serve(data_dir=settings.data_dir, redis_url=own_redis.url, database_url=postgres_url)
+    worker = start_worker(settings, queues="long")
+    try:
+        source = _store(settings, "feeds/whoscored-pg.json", feed_samples.WHOSCORED.read_bytes())
+        first = await _ingest(api, source)
+        assert first["status"] == "COMPLETE", first
+        assert first["ingestResult"]["inserted"] == 57
+        fields = "matchId startTimeUtc homeTeamName awayTeamName homeScore awayScore status"
+        query = f"{{ livescores(year: 2020, month: 12) {{ {fields} region tournamentName }} }}"
+        rows = (await api.data(query))["livescores"]
+        assert rows == feed_samples.whoscored_expected(feed_samples.whoscored())
+        again = await _ingest(api, source)
+        assert again["ingestResult"]["unchanged"] == 57
+    finally:
+        worker.stop()
 
 
 async def test_a_broken_feed_fails_with_a_reason(live: LiveServer, live_settings: Settings) -> None:
