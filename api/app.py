@@ -13,11 +13,13 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
-from api import probes
+from api import metrics, probes, reports
 from api.auth import ApiKeyMiddleware, ApiKeys
 from api.graphiql import GRAPHIQL_STATIC_PATH, graphiql_static_app
 from api.graphql_view import MatchGraphView
 from api.limits import BodyLimitMiddleware
+from api.metrics_graphql import OperationMetrics
+from api.metrics_http import MetricsMiddleware, metrics_endpoint
 from api.response_cache import ResponseCache
 from api.task_queue import open_task_queue
 from graph.live import ModelInfoCache
@@ -33,12 +35,15 @@ log = logging.getLogger("matchgraph")
 def create_app(settings: Settings | None = None) -> Starlette:
     """The whole HTTP surface; clients are opened in the lifespan, not here."""
     settings = settings or Settings()
+    metrics.check_mode(settings)
     storage = build_storage(settings)
-    sources = Sources(storage, refresh_seconds=settings.refresh_seconds)
+    sources = Sources(
+        storage, refresh_seconds=settings.refresh_seconds, on_error=metrics.source_failed
+    )
     keys = ApiKeys(settings)
     cache_bytes = int(settings.response_cache_mb * 2**20)
     view = MatchGraphView(
-        build_schema(settings),
+        build_schema(settings, observers=[OperationMetrics]),
         settings=settings,
         sources=sources,
         keys=keys,
@@ -90,6 +95,8 @@ def _routes(view: MatchGraphView) -> list[BaseRoute]:
         Route("/", probes.root),
         Route("/health", probes.health),
         Route("/ready", probes.ready),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/reports/{filename:path}", reports.open_report, methods=["GET"]),
         Route("/graphql", view, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),
     ]
@@ -99,6 +106,7 @@ def _routes(view: MatchGraphView) -> list[BaseRoute]:
 
 def _middleware(settings: Settings, keys: ApiKeys) -> list[Middleware]:
     return [
+        Middleware(MetricsMiddleware),  # outermost: 401, 413 and CORS answers count too
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_allowed_origins,
@@ -106,6 +114,6 @@ def _middleware(settings: Settings, keys: ApiKeys) -> list[Middleware]:
             allow_headers=["Content-Type", "X-API-Key"],
             max_age=600,
         ),
-        Middleware(ApiKeyMiddleware, keys=keys),
+        Middleware(ApiKeyMiddleware, keys=keys, metrics_auth=settings.metrics_auth),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
     ]

@@ -13,6 +13,7 @@ import orjson
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api import metrics
 from graph.errors import Code, error_body
 from graph.settings import Settings
 
@@ -85,6 +86,7 @@ def _is_ide_page_request(scope: Scope) -> bool:
 
 
 async def _unauthorized(send: Send) -> None:
+    metrics.graphql_error(Code.UNAUTHENTICATED)
     body = orjson.dumps(error_body("missing or invalid API key", Code.UNAUTHENTICATED))
     await send(
         {

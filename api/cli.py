@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import re
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from api.ingest_commands import add_ingest_commands
@@ -80,17 +83,69 @@ def _demo(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = Settings()
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers,
-        log_level="info",
-        ws="websockets-sansio",
-    )
+    with _metrics_directory(args.workers):
+        settings = Settings()
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=args.workers,
+            log_level="info",
+            ws="websockets-sansio",
+        )
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_directory(workers: int) -> Iterator[None]:
+    """Prepare prometheus-client's multi-process directory before any worker starts.
+
+    PROMETHEUS_MULTIPROC_DIR set: created, or emptied of the files a previous
+    run left. Unset with `--workers` > 1: a private temporary directory for
+    this run (each scrape would otherwise see one worker's numbers). Workers
+    read the variable when they import prometheus-client, so it is set here,
+    before uvicorn spawns them. uvicorn has no child-exit hook: the files of a
+    worker that dies stay, and `/metrics` drops their live gauges itself.
+    """
+    legacy = os.environ.get("prometheus_multiproc_dir")  # noqa: SIM112 (prometheus-client's old name)
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or legacy
+    if configured:
+        removed = _empty_metrics_directory(Path(configured))
+        logging.getLogger("matchgraph").info(
+            "multi-process metrics in %s (%d stale files removed)", configured, removed
+        )
+        yield
+        return
+    if workers <= 1:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="matchgraph-prometheus-") as private:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = private
+        logging.getLogger("matchgraph").info("multi-process metrics in %s", private)
+        try:
+            yield
+        finally:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
+
+# prometheus-client's files: counter_<pid>.db, gauge_livesum_<pid>.db, ...
+_METRICS_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_\d+\.db")
+
+
+def _empty_metrics_directory(path: Path) -> int:
+    """Create `path`, or delete prometheus-client's files in it; nothing else is touched.
+
+    Not via api.metrics: importing prometheus-client here would make this
+    supervising process write metric files of its own.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    removed = 0
+    for file in path.iterdir():
+        if _METRICS_FILE.fullmatch(file.name) and file.is_file():
+            file.unlink()
+            removed += 1
+    return removed
 
 
 def _up(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from api import metrics
 from api.auth import ApiKeys
 from api.graphiql import graphiql_response
 from api.legacy_ws import LegacyWSHandler
@@ -69,6 +70,7 @@ class MatchGraphView(GraphQL[Context, None]):
                 response = await self.run(request)
             except HTTPException as exc:
                 code = Code.BAD_USER_INPUT if exc.status_code < 500 else Code.INTERNAL
+                metrics.graphql_error(code)
                 body = orjson.dumps(error_body(exc.reason, code))
                 response = Response(body, exc.status_code, media_type="application/json")
             self._maybe_store(request, response)
@@ -80,6 +82,7 @@ class MatchGraphView(GraphQL[Context, None]):
         assert self.cache is not None
         cached = self.cache.get(key, version) if key and version else None
         if cached is not None:
+            metrics.CACHE_RESULTS["hit"].inc()
             return Response(cached, media_type="application/json", headers={CACHE_HEADER: "hit"})
         request.state.cache_key = key
         return None
@@ -144,6 +147,7 @@ class MatchGraphView(GraphQL[Context, None]):
             async with asyncio.timeout(limit):
                 return await super().execute_single(*args, **kwargs)
         except TimeoutError:
+            metrics.graphql_error(Code.TIMEOUT)
             error = GraphError(f"operation exceeded the {limit:g} s limit", Code.TIMEOUT)
             return ExecutionResult(data=None, errors=[error])
 
@@ -165,11 +169,14 @@ class MatchGraphView(GraphQL[Context, None]):
     def _maybe_store(self, request: Request, response: Response) -> None:
         key: str | None = getattr(request.state, "cache_key", None)
         context: Context | None = getattr(request.state, "graphql_context", None)
-        if self.cache is None or key is None or context is None:
+        if self.cache is None or context is None:  # no cache, or no operation ran
             return
-        if context.cacheable and response.status_code == 200:
+        if key is not None and context.cacheable and response.status_code == 200:
             self.cache.put(key, context.data.version, bytes(response.body))
             response.headers[CACHE_HEADER] = "miss"
+            metrics.CACHE_RESULTS["miss"].inc()
+        else:
+            metrics.CACHE_RESULTS["uncacheable"].inc()
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import metrics
 from graph.errors import Code, error_body
 
 
@@ -50,6 +51,7 @@ class BodyLimitMiddleware:
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
+        metrics.graphql_error(Code.PAYLOAD_TOO_LARGE)
         message = f"request body exceeds {self.max_bytes} bytes"
         body = orjson.dumps(error_body(message, Code.PAYLOAD_TOO_LARGE))
         await send(

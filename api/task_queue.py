@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from api import metrics
 from graph.settings import Settings
 from jobs.client import TaskClient, arq_redis, pubsub_redis
 from jobs.events import TaskEventHub
@@ -31,7 +32,8 @@ async def open_task_queue(settings: Settings) -> AsyncIterator[TaskQueue]:
     hub = TaskEventHub(lambda: pubsub_redis(settings.redis_url))
     hub.start()
     try:
-        yield TaskQueue(client=TaskClient(redis, hub), hub=hub)
+        client = TaskClient(redis, hub, on_enqueue=metrics.task_enqueued)
+        yield TaskQueue(client=client, hub=hub)
     finally:
         await hub.stop()
         await redis.aclose(close_connection_pool=True)

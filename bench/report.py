@@ -65,6 +65,7 @@ def table(results: dict[str, Any]) -> str:
         ("page", _page),
         ("batches", _batches),
         ("memory", _memory),
+        ("live", _live),
     ):
         if name in scenarios:
             lines += ["", *render(scenarios[name])]
@@ -137,4 +138,55 @@ def _memory(r: dict[str, Any]) -> list[str]:
             f"  {n:<9}{s['rss_mb']:>9.0f}{s['peak_rss_mb']:>9.0f}{s['arrow_mb']:>10.1f}"
             f"{_f(s['rss/arrow']):>11}{_f(s['data_rss/arrow']):>19}"
         )
+    return lines
+
+
+def _live(r: dict[str, Any]) -> list[str]:
+    seq, conc, setup = r["sequential"], r["concurrent"], r["setup"]
+    arq = setup["arq_default"]
+    lines = [
+        f"live: predictMatch on ONE worker (ours: max_jobs {setup['ours_worker_max_jobs']}; "
+        f"arq-default: max_jobs {arq['max_jobs']}, polls every {arq['poll_delay_s']:g} s), "
+        f"own redis-server {setup['redis_server']}",
+        f"  sequential: {seq['jobs']} jobs each, interleaved job by job; concurrent: "
+        f"{conc['clients']} clients, {conc['rounds']} x {conc['burst_seconds']:g} s bursts each",
+        f"  {'system':<20}{'seq p50':>9}{'seq p99':>9}{'jobs/s':>8}{'conc p50':>10}"
+        f"{'conc p99':>10}  | CPU ms/job:{'api':>6}{'worker':>7}{'redis':>7}{'client':>7}"
+        f"{'cmds/job':>9}{'cores: ours':>12}{'others':>7}",
+    ]
+    for label, s in seq["systems"].items():
+        c = conc["systems"][label]
+        cpu = c["cpu_ms_per_job"]
+        worker = cpu["arq worker"] if label == "arq-default" else cpu["worker"]
+        lines.append(
+            f"  {label:<20}{s['p50_ms']:>9.1f}{s['p99_ms']:>9.1f}{c['jobs_per_s']:>8.0f}"
+            f"{c['p50_ms']:>10.1f}{c['p99_ms']:>10.1f}  | {'':>11}{cpu['api']:>6.2f}"
+            f"{worker:>7.2f}{cpu['redis']:>7.2f}{cpu['client']:>7.2f}"
+            f"{c['redis_commands_per_job']:>9.1f}"
+            f"{sum(c['cpu_share'].values()):>12.2f}{c['others_cores_busy']:>7.2f}"
+        )
+
+    lines.append(
+        f"  {'ratio (ours/arq-default)':<28}{'seq p50':>9}{'seq p99':>9}{'jobs/s':>8}"
+        f"{'conc p50':>10}{'conc p99':>10}"
+    )
+    for name, v in r["ratios"].items():
+        lines.append(
+            f"  {name.split('/')[0]:<28}{_f(v['seq_p50'], 3):>9}{_f(v['seq_p99'], 3):>9}"
+            f"{_f(v['jobs_per_s']):>8}{_f(v['conc_p50'], 3):>10}{_f(v['conc_p99'], 3):>10}"
+        )
+    t = r["targets"]
+    lines.append(
+        f"  targets (ours, one worker): seq p50 <= {t['seq_p50_ms']:g} ms, seq p99 <= "
+        f"{t['seq_p99_ms']:g} ms, >= {t['jobs_per_s']:g} jobs/s with {conc['clients']} clients"
+    )
+    for label, verdicts in r["verdicts"].items():
+        lines.append(
+            f"  {label:<20}"
+            + "  ".join(f"{k} {'PASS' if ok else 'FAIL'}" for k, ok in verdicts.items())
+        )
+    lines.append(
+        f"  (CPU ms/job and cores over the timed windows; cmds/job: Redis commands per job;"
+        f" others: the rest of this {r['setup'].get('cpus', '?')}-core machine, steal included)"
+    )
     return lines

@@ -2,10 +2,12 @@
 
     python -m bench.run [--matches 20000] [--seed 42] [--scenarios cards,page,batches,memory]
                         [--quick] [--full]
+    python -m bench.run --scenarios live [--live-jobs 200] [--live-seconds 15]
 
 Systems (each its own uvicorn process on loopback): ours (api.app), raw
 (precomputed bytes of our own responses), rest (the old `/cards`), naive (a
-first Strawberry port). See BENCH.md and bench/README.md.
+first Strawberry port); for `live`, our API + worker against arq-default on a
+Redis of the harness's own. See BENCH.md and bench/README.md.
 """
 
 from __future__ import annotations
@@ -27,17 +29,23 @@ from bench.data import DataFacts, ensure_demo, facts, made_by
 from bench.load import GENERATORS
 from bench.queries import CARDS, CARDS_SIZE, PAGE, PAGE_SIZE, graphql_payload
 from bench.report import machine, table, utc_now, write
-from bench.scenarios import batches, cards, memory, page
+from bench.scenarios import batches, cards, live, memory, page
 from bench.systems import BenchError, Server, Servers, baseline, ours
 
-SCENARIOS = ("cards", "page", "batches", "memory")
+SCENARIOS = ("cards", "page", "batches", "memory", "live")
+# `live` takes about 3.5 minutes (arq-default needs ~0.5 s a job): asked for by name.
+DEFAULT_SCENARIOS = ("cards", "page", "batches", "memory")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--matches", type=int, default=20_000, help="demo data size")
     parser.add_argument("--seed", type=int, default=42, help="demo data seed")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(DEFAULT_SCENARIOS),
+        help=f"comma-separated, of {','.join(SCENARIOS)} (default: all but live)",
+    )
     parser.add_argument("--quick", action="store_true", help="short runs (smoke checks)")
     parser.add_argument("--full", action="store_true", help="memory also at 500,000 matches")
     parser.add_argument("--iterations", type=int, help="cards requests per probe (>= 15)")
@@ -46,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         "--load-generator", choices=GENERATORS, default="asyncio", help="for the page scenario"
     )
     parser.add_argument("--memory-sizes", help="comma-separated match counts for memory")
+    parser.add_argument("--live-jobs", type=int, help="live: sequential jobs per system")
+    parser.add_argument("--live-seconds", type=int, help="live: concurrent load per system, s")
+    parser.add_argument(
+        "--live-clients", type=int, default=live.CLIENTS, help="live: concurrent clients"
+    )
     parser.add_argument("--data-dir", type=Path, help="serve these files instead of demo data")
     parser.add_argument("--work-dir", type=Path, default=BENCH_DIR / ".work")
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
@@ -71,6 +84,9 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "memory_sizes": sizes,
         "quick": args.quick,
         "load_generator": args.load_generator,
+        "live_jobs": args.live_jobs or (30 if args.quick else live.SEQUENTIAL_JOBS),
+        "live_seconds": args.live_seconds or (4 if args.quick else 15),
+        "live_clients": args.live_clients,
     }
 
 
@@ -165,11 +181,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["data"].update(dir=str(data_dir), generator=made_by(data_dir), **asdict(data))
         if args.data_dir:
             results["data"]["matches"] = data.catalogue
-        if set(opts["scenarios"]) - {"memory"}:
+        if set(opts["scenarios"]) - {"memory", "live"}:
             http = run_http(data_dir, data, opts, work_dir)
             results["checks"] = http.pop("checks", {})
             results["pids"] = http.pop("pids", {})
             results["scenarios"].update(http)
+        if "live" in opts["scenarios"]:
+            print("live ...", flush=True)
+            results["scenarios"]["live"] = live.run(
+                data_dir,
+                work_dir,
+                jobs=opts["live_jobs"],
+                clients=opts["live_clients"],
+                seconds=opts["live_seconds"],
+                warmup_jobs=3 if opts["quick"] else live.WARMUP_JOBS,
+            )
         if "memory" in opts["scenarios"]:
             print("memory ...", flush=True)
             results["scenarios"]["memory"] = memory.run(

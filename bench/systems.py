@@ -68,8 +68,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -78,17 +77,25 @@ class Server:
             return ""
 
 
-def ours(data_dir: Path, *, cache_mb: float = 64.0) -> System:
-    """Our API, exactly as `matchgraph serve` builds it."""
-    return System(
-        "ours",
-        "api.app:create_app",
-        env={
-            "MATCHGRAPH_DATA_DIR": str(data_dir),
-            "MATCHGRAPH_RESPONSE_CACHE_MB": str(cache_mb),
-        },
-        extra_args=("--ws", "websockets-sansio"),
-    )
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time process `pid` has used so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine has spent busy so far (all processes, from /proc)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is in user already
+
+
+def ours(data_dir: Path, *, cache_mb: float = 64.0, redis_url: str | None = None) -> System:
+    """Our API, exactly as `matchgraph serve` builds it (on `redis_url` when given)."""
+    env = {"MATCHGRAPH_DATA_DIR": str(data_dir), "MATCHGRAPH_RESPONSE_CACHE_MB": str(cache_mb)}
+    if redis_url is not None:
+        env["MATCHGRAPH_REDIS_URL"] = redis_url
+    return System("ours", "api.app:create_app", env=env, extra_args=("--ws", "websockets-sansio"))
 
 
 def baseline(name: str, data_dir: Path, **env: str) -> System:
@@ -100,7 +107,7 @@ def baseline(name: str, data_dir: Path, **env: str) -> System:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
@@ -127,11 +134,7 @@ class Servers:
 
     def start(self, system: System) -> Server:
         """Spawn a system (does not wait for it; see `wait_ready`)."""
-        if system.name in self.running:
-            raise BenchError(f"{system.name} is already running")
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        port = _free_port()
-        log_path = self.log_dir / f"{system.name}.log"
+        port = free_port()
         command = [
             sys.executable,
             "-m",
@@ -155,12 +158,20 @@ class Servers:
             "--no-access-log",
             *system.extra_args,
         ]
+        return self.spawn(system, command, f"http://{HOST}:{port}")
+
+    def spawn(self, system: System, command: list[str], url: str = "") -> Server:
+        """Run any process under this owner (a Redis, a worker): logged, stopped on exit."""
+        if system.name in self.running:
+            raise BenchError(f"{system.name} is already running")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{system.name}.log"
         env = {**os.environ, **system.env, "PYTHONUNBUFFERED": "1"}
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        server = Server(system, f"http://{HOST}:{port}", process, log_path)
+        server = Server(system, url, process, log_path)
         self.running[system.name] = server
         return server
 
@@ -200,5 +211,6 @@ class Servers:
             server.process.wait(timeout=10)
 
     def stop_all(self) -> None:
-        for name in list(self.running):
+        """Last started, first stopped (clients before the Redis they use)."""
+        for name in reversed(list(self.running)):
             self.stop(name)

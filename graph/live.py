@@ -97,10 +97,16 @@ def check_source(source: str) -> None:
         raise bad_input(f"source {source!r} refused: {exc}") from exc
 
 
+async def enqueue(info: Info, kind: str, **kwargs: Any) -> str:
+    client = tasks_of(info)
+    job_id: str = await guarded(lambda: client.enqueue(kind, **kwargs))
+    return job_id
+
+
 async def submit(info: Info, kind: str, *, wait: bool, **kwargs: Any) -> Task:
     """Enqueue a job; with `wait`, return it finished or as it stands after the sync timeout."""
     client = tasks_of(info)
-    job_id: str = await guarded(lambda: client.enqueue(kind, **kwargs))
+    job_id = await enqueue(info, kind, **kwargs)
     if not wait:
         state: TaskState = await guarded(lambda: client.state(job_id))
     else:

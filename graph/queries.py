@@ -18,6 +18,7 @@ from graph.matches import Match, MatchConnection
 from graph.paging import DEFAULT_FIRST, MatchQuery, match_connection
 from graph.regions import Region
 from graph.relay import Node, decode_global_id
+from graph.reports import DRIFT_DESCRIPTION, REPORTS_DESCRIPTION, resolve_drift, resolve_reports
 from graph.tasks import ModelInfo, ModelStage, QueueStats, Task, Worker
 
 INT32_MAX = 2**31 - 1
@@ -93,6 +94,9 @@ class Query:
     @strawberry.field(description="Workers with a recent heartbeat, and their counters.")
     async def workers(self, info: Info) -> list[Worker] | None:
         return await live.workers(info)
+
+    drift = strawberry.field(resolver=resolve_drift, description=DRIFT_DESCRIPTION)
+    reports = strawberry.field(resolver=resolve_reports, description=REPORTS_DESCRIPTION)
 
     @strawberry.field(description="Health of the API process that answered (never cached).")
     def health(self, info: Info) -> Health:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
@@ -42,7 +43,7 @@ class MatchGraphSchema(strawberry.Schema):
         log_unexpected(errors)
 
 
-def _extensions(settings: Settings) -> list[Any]:
+def _extensions(settings: Settings, observers: Sequence[Any] = ()) -> list[Any]:
     # Factories, never instances: an instance would share state between
     # concurrent operations. The limit rules are built once, though: a stable
     # set of rule classes is what lets ValidationCache recognise a document.
@@ -57,6 +58,8 @@ def _extensions(settings: Settings) -> list[Any]:
         lambda: CodedParserCache(maxsize=cache_size),
         lambda: ValidationCache(maxsize=cache_size),
         OperationScopes,
+        # Inside the operation's scope, around ErrorCodes: they see coded errors and loaders.
+        *observers,
         ErrorCodes,
         CachePolicy,
     ]
@@ -65,14 +68,17 @@ def _extensions(settings: Settings) -> list[Any]:
     return extensions
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings | None = None, *, observers: Sequence[Any] = ()
+) -> strawberry.Schema:
+    """The schema; `observers` are extension factories the API adds (e.g. its metrics)."""
     settings = settings or Settings()
     schema = MatchGraphSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[Match, Region, IngestResult],
-        extensions=_extensions(settings),
+        extensions=_extensions(settings, observers),
         scalar_overrides=SCALAR_OVERRIDES,
         config=StrawberryConfig(auto_camel_case=True),
     )

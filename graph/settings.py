@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     prometheus_multiproc_dir: Path | None = Field(
         None, validation_alias=_env("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
     )
+    metrics_auth: bool = Field(False, validation_alias=_env("MATCHGRAPH_METRICS_AUTH"))
 
     refresh_seconds: float = Field(60.0, gt=0, validation_alias=_env("MATCHGRAPH_REFRESH_SECONDS"))
     sync_timeout: float = Field(10.0, gt=0, validation_alias=_env("MATCHGRAPH_SYNC_TIMEOUT"))

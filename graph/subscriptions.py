@@ -28,12 +28,7 @@ class Subscription:
         self, info: Info, match_id: int, stage: ModelStage | None = ModelStage.CHAMPION
     ) -> AsyncGenerator[Task, None]:
         live.check_match(info.context, match_id)
-        submitted = await live.submit(
-            info,
-            "predict_match",
-            wait=False,
-            match_id=match_id,
-            stage=(stage or ModelStage.CHAMPION).value,
-        )
-        async for task in live.follow(info, str(submitted.id)):
+        stage_name = (stage or ModelStage.CHAMPION).value
+        job_id = await live.enqueue(info, "predict_match", match_id=match_id, stage=stage_name)
+        async for task in live.follow(info, job_id):  # its first state is the submitted task
             yield task

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,9 +50,16 @@ def pubsub_redis(url: str) -> Redis:
 class TaskClient:
     """Enqueue jobs and follow their tasks; every Redis failure is QueueUnavailable."""
 
-    def __init__(self, redis: ArqRedis, hub: TaskEventHub) -> None:
+    def __init__(
+        self,
+        redis: ArqRedis,
+        hub: TaskEventHub,
+        *,
+        on_enqueue: Callable[[str], None] | None = None,
+    ) -> None:
         self.redis = redis
         self.hub = hub
+        self.on_enqueue = on_enqueue  # told each job kind enqueued (the API's metrics)
 
     async def enqueue(self, kind: str, **kwargs: Any) -> str:
         """Enqueue `kind` under a fresh job id and wake a worker of its queue."""
@@ -65,6 +72,8 @@ class TaskClient:
             raise QueueUnavailable(str(exc)) from exc
         if job is None:  # only when the id is taken: impossible for a fresh uuid4
             raise QueueUnavailable(f"job id {job_id} already used")
+        if self.on_enqueue is not None:
+            self.on_enqueue(kind)
         return job_id
 
     async def state(self, job_id: str) -> TaskState:
@@ -100,17 +109,30 @@ class TaskClient:
 
     async def queue_stats(self) -> dict[str, int]:
         """Honest counts from arq's keys, over both queues."""
+        totals = {"queued": 0, "in_progress": 0, "scheduled": 0}
+        for counts in (await self._queue_counts()).values():
+            for name, count in counts.items():
+                totals[name] += count
+        return totals
+
+    async def queue_depths(self) -> dict[str, int]:
+        """Ready jobs waiting per queue (due and not yet running): what /metrics reports."""
+        return {queue: counts["queued"] for queue, counts in (await self._queue_counts()).items()}
+
+    async def _queue_counts(self) -> dict[str, dict[str, int]]:
         now_ms = int(time.time() * 1000)
         try:
-            totals = {"queued": 0, "in_progress": 0, "scheduled": 0}
+            counts: dict[str, dict[str, int]] = {}
             for queue in (SHORT_QUEUE, LONG_QUEUE):
                 due = await self.redis.zrangebyscore(queue, "-inf", now_ms)
                 scheduled = await self.redis.zcount(queue, f"({now_ms}", "+inf")
                 running = await self._count_in_progress(due)
-                totals["queued"] += len(due) - running
-                totals["in_progress"] += running
-                totals["scheduled"] += int(scheduled)
-            return totals
+                counts[queue] = {
+                    "queued": len(due) - running,
+                    "in_progress": running,
+                    "scheduled": int(scheduled),
+                }
+            return counts
         except (RedisError, OSError) as exc:
             raise QueueUnavailable(str(exc)) from exc
 

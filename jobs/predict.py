@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from jobs.errors import JobError
 from jobs.registry import ServedModel
@@ -53,7 +52,7 @@ async def model_info(ctx: dict[str, Any], stage: str) -> dict[str, Any]:
 def _prediction(
     model: ServedModel, row: dict[str, float], *, match_id: int | None, features_at: datetime | None
 ) -> dict[str, Any]:
-    proba = model.predict_proba(pd.DataFrame([row]))[0]
+    proba = model.predict_one(row)
     predicted = int(np.argmax(proba))
     return {
         "match_id": match_id,

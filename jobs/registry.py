@@ -33,6 +33,17 @@ class ServedModel:
         proba: np.ndarray = self.model.predict_proba(frame)
         return proba
 
+    def predict_one(self, values: dict[str, float]) -> np.ndarray:
+        """Probabilities for one feature mapping (absent features are NaN).
+
+        The hot path of live predictions: one float row in the model's column
+        order, no reindexing (a third of the worker's CPU per job otherwise).
+        """
+        row = np.array([[values.get(c, np.nan) for c in self.columns]], dtype=np.float64)
+        proba: np.ndarray = self.model.predict_proba(pd.DataFrame(row, columns=self.columns))
+        first: np.ndarray = proba[0]
+        return first
+
 
 class ModelRegistry:
     """Read-only view of the registry the settings name."""

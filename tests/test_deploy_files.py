@@ -136,14 +136,34 @@ def test_kustomization_resources_exist() -> None:
     assert "secret.example.yaml" not in kustomization["resources"]
 
 
-def test_metrics_used_are_documented() -> None:
+def _metrics_used() -> set[str]:
+    """Metric names the rules, dashboards and KEDA query use (histogram suffixes dropped)."""
     used = set(_METRIC.findall((DEPLOY / "prometheus" / "rules.yml").read_text()))
     for dashboard in JSON_FILES:
         used |= set(_METRIC.findall(dashboard.read_text()))
     used |= set(_METRIC.findall((DEPLOY / "k8s" / "worker-keda-scaledobject.yaml").read_text()))
+    return {_HISTOGRAM_SUFFIX.sub("", m) for m in used}
+
+
+def test_metrics_used_are_documented() -> None:
+    used = _metrics_used()
     documented = set(_METRIC.findall((DEPLOY / "README.md").read_text()))
-    assert {_HISTOGRAM_SUFFIX.sub("", m) for m in used} <= documented
+    assert used <= documented
     assert "matchgraph_queue_depth" in used
+
+
+def test_metrics_used_are_exported() -> None:
+    from api.metrics import exported_names
+
+    assert _metrics_used() <= exported_names()
+
+
+def test_metrics_table_lists_exactly_what_is_exported() -> None:
+    from api.metrics import exported_names
+
+    table = re.findall(r"^\| `(matchgraph_[a-z_]+)` \|", (DEPLOY / "README.md").read_text(), re.M)
+    assert len(table) == len(set(table))
+    assert set(table) == exported_names()
 
 
 def test_dashboard_panels_use_the_provisioned_datasource() -> None:

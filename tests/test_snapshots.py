@@ -106,7 +106,7 @@ async def test_loads_the_other_tables_with_only_required_columns(
     roi = pd.DataFrame({"region": ["England"], "n_bets": [10], "roi": [0.05]})
     await storage.put_dataframe(ROI.bucket, ROI.key, roi)
     snapshots = await sources.refresh()
-    assert [s.error for s in sources.status()] == [None] * 4
+    assert [s.error for s in sources.status()] == [None] * len(sources.status())
     assert snapshots.predictions.take([5], ["proba_home"]).columns["proba_home"] == [0.5]
     assert snapshots.odds.take([5], ["odd_away"]).columns["odd_away"] == [4.2]
     assert snapshots.roi.take(["england"], ["roi"]).columns["roi"] == [0.05]

@@ -1,9 +1,12 @@
-"""Bytes <-> DataFrame by file extension (parquet, CSV, JSON)."""
+"""Bytes <-> DataFrame by file extension (parquet, CSV, JSON); bytes -> JSON object."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
+from typing import Any
 
+import orjson
 import pandas as pd
 
 from graph.sources.errors import InvalidSource
@@ -27,6 +30,17 @@ def decode_frame(key: str, data: bytes) -> pd.DataFrame:
     except Exception as exc:  # pyarrow/pandas raise many unrelated types
         raise InvalidSource(f"{key}: unreadable {suffix} ({type(exc).__name__})") from exc
     raise InvalidSource(f"{key}: no DataFrame codec for '.{suffix}'")
+
+
+def decode_object(key: str, data: bytes) -> Mapping[str, Any]:
+    """Parse `data` as one JSON object (a document such as reports/drift/latest.json)."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidSource(f"{key}: unreadable JSON ({exc.msg})") from exc
+    if not isinstance(value, dict):
+        raise InvalidSource(f"{key}: expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 def encode_frame(key: str, frame: pd.DataFrame) -> bytes:

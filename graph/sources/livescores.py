@@ -38,6 +38,8 @@ class UpsertCounts(NamedTuple):
 class LiveScoreRepository:
     """The live-score table over one engine; build once per process."""
 
+    name = "database"  # the component /health and /metrics name when it fails
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.last_error: str | None = None  # what /ready reports while the database fails

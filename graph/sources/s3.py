@@ -31,7 +31,12 @@ class S3Storage(Storage):
             "aws_access_key_id": access_key,
             "aws_secret_access_key": secret_key,
             "region_name": region,
-            "config": AioConfig(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
+            # SigV4 for presigned URLs too (botocore would presign with deprecated SigV2).
+            "config": AioConfig(
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 3},
+                signature_version="s3v4",
+            ),
         }
         self._stack = AsyncExitStack()
         self._client: Any = None

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -21,10 +22,11 @@ import numpy as np
 import pyarrow as pa
 
 from graph.sources.catalog import MatchCatalog
+from graph.sources.drift import DriftReport
 from graph.sources.errors import SourceError
 from graph.sources.keyed import KeyedTable
 from graph.sources.storage import ObjectStat, Storage
-from graph.sources.tables import ALL_TABLES, CATALOG, ODDS, PREDICTIONS, ROI, TableSpec
+from graph.sources.tables import ALL_TABLES, CATALOG, DRIFT, ODDS, PREDICTIONS, ROI, SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,11 @@ class SnapshotSet:
     def roi(self) -> KeyedTable:
         return cast(KeyedTable, self.snapshots[ROI.name].table)
 
+    @property
+    def drift(self) -> DriftReport | None:
+        """The pipeline's latest drift verdict; None when not produced yet."""
+        return cast(DriftReport | None, self.snapshots[DRIFT.name].table)
+
     def modified_at(self, name: str) -> datetime | None:
         return self.snapshots[name].modified_at
 
@@ -100,8 +107,11 @@ class SnapshotSet:
 class _Table:
     """Mutable holder of one table's current snapshot and last error."""
 
-    def __init__(self, spec: TableSpec[Any]) -> None:
+    def __init__(
+        self, spec: SourceSpec[Any, Any], on_error: Callable[[str], None] | None = None
+    ) -> None:
         self.spec = spec
+        self.on_error = on_error  # told the source of every failed load (the API's metrics)
         self.snapshot: Snapshot | None = None
         self.error: str | None = None
         self.present = False
@@ -129,7 +139,7 @@ class _Table:
             log.exception("refreshing %s failed", spec.source)
             return self._fail(f"{spec.source}: {type(exc).__name__}", None)
         assert stat is not None
-        return self._set(Snapshot(table, stat.etag, stat.last_modified, len(table)))
+        return self._set(Snapshot(table, stat.etag, stat.last_modified, spec.rows(table)))
 
     def _set(self, snapshot: Snapshot) -> bool:
         changed = self.snapshot is None or self.snapshot.etag != snapshot.etag
@@ -144,6 +154,8 @@ class _Table:
         if message != self.error:
             log.error("keeping last good data for %s: %s", self.spec.source, message)
         self.error, self._failed_etag = message, etag
+        if self.on_error is not None:
+            self.on_error(self.spec.source)
         return False
 
     def in_service(self) -> Snapshot:
@@ -172,11 +184,12 @@ class Sources:
         storage: Storage,
         *,
         refresh_seconds: float,
-        specs: tuple[TableSpec[Any], ...] = ALL_TABLES,
+        specs: tuple[SourceSpec[Any, Any], ...] = ALL_TABLES,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self.storage = storage
         self.refresh_seconds = refresh_seconds
-        self._tables = [_Table(spec) for spec in specs]
+        self._tables = [_Table(spec, on_error) for spec in specs]
         self._current: SnapshotSet | None = None
         self._checked_at = -float("inf")
         self._lock = asyncio.Lock()
@@ -195,6 +208,11 @@ class Sources:
     def version(self) -> str | None:
         """The data version in service, None before the first load."""
         return self._current.version if self._current else None
+
+    @property
+    def in_service(self) -> SnapshotSet | None:
+        """The set in service as it stands (no load, no re-check); None before the first load."""
+        return self._current
 
     async def refresh(self) -> SnapshotSet:
         """Re-check every file now and swap in a new set if anything changed."""

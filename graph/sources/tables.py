@@ -2,50 +2,105 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import abc
+from collections.abc import Callable, Mapping, Sized
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from graph.sources import catalog
+from graph.sources import catalog, drift
 from graph.sources.catalog import MatchCatalog, iso_column
-from graph.sources.codecs import decode_frame
+from graph.sources.codecs import decode_frame, decode_object
+from graph.sources.drift import DriftReport, build_drift
 from graph.sources.errors import InvalidSource
 from graph.sources.keyed import KeyedTable, nullable_int_column, python_column, unique_index
 
 T = TypeVar("T")
+V = TypeVar("V")  # what the bytes decode to, before validation
+SizedT = TypeVar("SizedT", bound=Sized)
 
 
 @dataclass(frozen=True)
-class TableSpec(Generic[T]):
-    """A source file and how to turn its bytes into a servable table."""
+class SourceSpec(abc.ABC, Generic[V, T]):
+    """A source file and how to turn its bytes into a servable, immutable value.
+
+    Decoding, the required-names check and building are the same steps for
+    every kind of file; subclasses say how bytes decode and which names a
+    decoded value has (a frame's columns, a document's keys). The snapshot
+    machinery (refresh by etag, keep last good, status) only sees this class.
+    """
 
     name: str
     bucket: str
     key: str
     required: frozenset[str]
-    build: Callable[[pd.DataFrame], T]
+    build: Callable[[V], T]
     empty: Callable[[], T]
+
+    what: ClassVar[str] = "names"  # what `required` lists, for error messages
 
     @property
     def source(self) -> str:
         return f"{self.bucket}/{self.key}"
 
+    @abc.abstractmethod
+    def decode(self, data: bytes) -> V:
+        """Bytes to a value; InvalidSource when unreadable."""
+
+    @abc.abstractmethod
+    def names(self, value: V) -> set[str]:
+        """The names `required` is checked against."""
+
+    @abc.abstractmethod
+    def rows(self, table: T) -> int:
+        """What /ready reports as the size of a loaded table."""
+
     def parse(self, data: bytes) -> T:
-        """Decode, validate required columns and build. Runs off the event loop."""
-        frame = decode_frame(self.key, data)
-        present = set(frame.columns) | set(frame.index.names)
-        missing = sorted(self.required - present)
+        """Decode, validate required names and build. Runs off the event loop."""
+        value = self.decode(data)
+        missing = sorted(self.required - self.names(value))
         if missing:
-            raise InvalidSource(f"{self.source}: missing required columns {', '.join(missing)}")
+            raise InvalidSource(f"{self.source}: missing required {self.what} {', '.join(missing)}")
         try:
-            return self.build(frame)
+            return self.build(value)
         except InvalidSource:
             raise
         except Exception as exc:
             raise InvalidSource(f"{self.source}: invalid values ({type(exc).__name__})") from exc
+
+
+@dataclass(frozen=True)
+class TableSpec(SourceSpec[pd.DataFrame, SizedT]):
+    """A tabular file (parquet, CSV, JSON records) decoded into a DataFrame."""
+
+    what: ClassVar[str] = "columns"
+
+    def decode(self, data: bytes) -> pd.DataFrame:
+        return decode_frame(self.key, data)
+
+    def names(self, value: pd.DataFrame) -> set[str]:
+        return {n for n in (*value.columns, *value.index.names) if isinstance(n, str)}
+
+    def rows(self, table: SizedT) -> int:
+        return len(table)
+
+
+@dataclass(frozen=True)
+class DocumentSpec(SourceSpec[Mapping[str, Any], T]):
+    """A JSON object (a report the pipeline writes) built into one immutable value."""
+
+    what: ClassVar[str] = "keys"
+
+    def decode(self, data: bytes) -> Mapping[str, Any]:
+        return decode_object(self.key, data)
+
+    def names(self, value: Mapping[str, Any]) -> set[str]:
+        return set(value)
+
+    def rows(self, table: T) -> int:
+        return 0 if table is None else 1
 
 
 def _id_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -148,4 +203,7 @@ ROI = TableSpec(
     build_roi,
     empty_keyed,
 )
-ALL_TABLES: tuple[TableSpec[Any], ...] = (CATALOG, PREDICTIONS, ODDS, ROI)
+DRIFT: DocumentSpec[DriftReport | None] = DocumentSpec(
+    "drift", "reports", "drift/latest.json", drift.REQUIRED, build_drift, lambda: None
+)
+ALL_TABLES: tuple[SourceSpec[Any, Any], ...] = (CATALOG, PREDICTIONS, ODDS, ROI, DRIFT)
