@@ -51,6 +51,8 @@ class MatchGraphView(GraphQL[Context, None]):
             keep_alive=True,
             keep_alive_interval=15,
             max_subscriptions_per_connection=settings.max_subscriptions,
+            # Cross-origin WebSocket handshakes follow the same allow-list as CORS.
+            allowed_origins=settings.cors_allowed_origins,
         )
         self.settings = settings
         self.sources = sources

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import strawberry
@@ -58,7 +58,6 @@ class Context:
     cacheable: bool = True
     # Set by the WebSocket protocols from `connection_init`'s payload.
     connection_params: dict[str, Any] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def uncacheable(self) -> None:
         self.cacheable = False
