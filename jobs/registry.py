@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,13 +37,23 @@ class ServedModel:
     def predict_one(self, values: dict[str, float]) -> np.ndarray:
         """Probabilities for one feature mapping (absent features are NaN).
 
-        The hot path of live predictions: one float row in the model's column
-        order, no reindexing (a third of the worker's CPU per job otherwise).
+        The hot path of live predictions: one float row already in the model's
+        column order (`feature_names_in_`), passed as an array. Building a
+        DataFrame for it costs more than the model itself (0.8 ms of 1.9 ms
+        for the champion); the worker silences scikit-learn's warning that the
+        array has no column names (see `quiet_feature_name_warning`).
         """
         row = np.array([[values.get(c, np.nan) for c in self.columns]], dtype=np.float64)
-        proba: np.ndarray = self.model.predict_proba(pd.DataFrame(row, columns=self.columns))
+        proba: np.ndarray = self.model.predict_proba(row)
         first: np.ndarray = proba[0]
         return first
+
+
+def quiet_feature_name_warning() -> None:
+    """For worker processes: `predict_one` passes arrays in the fitted column order on purpose."""
+    warnings.filterwarnings(
+        "ignore", message="X does not have valid feature names", category=UserWarning
+    )
 
 
 class ModelRegistry:

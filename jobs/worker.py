@@ -40,6 +40,7 @@ from jobs.constants import (
 )
 from jobs.ingest import ingest_fonbet_odds, ingest_livescores
 from jobs.predict import model_info, predict_features, predict_match
+from jobs.registry import quiet_feature_name_warning
 from jobs.resources import WorkerResources, build_resources
 from jobs.serializer import dumps, loads
 from jobs.workers_info import health_key, health_payload
@@ -154,6 +155,7 @@ def build_worker(
 
 async def run_workers(settings: Settings, queues: list[str], *, burst: bool = False) -> None:
     """Run one worker per queue in this process until SIGTERM/SIGINT (or, in burst, idle)."""
+    quiet_feature_name_warning()
     resources = await asyncio.to_thread(build_resources, settings)
     await resources.sources.refresh()  # the first job must not pay for loading features
     async with open_live_scores(settings) as livescores:
