@@ -99,8 +99,8 @@ def _routes(view: MatchGraphView) -> list[BaseRoute]:
         Route("/reports/{filename:path}", reports.open_report, methods=["GET"]),
         Route("/graphql", view, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),
+        Mount(GRAPHIQL_STATIC_PATH, app=graphiql_static_app()),
     ]
-    routes.append(Mount(GRAPHIQL_STATIC_PATH, app=graphiql_static_app()))
     return routes
 
 

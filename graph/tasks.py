@@ -96,7 +96,6 @@ class Task:
     enqueued_at: IsoDateTime | None = strawberry.field(description="When it was submitted.")
     started_at: IsoDateTime | None = strawberry.field(description="When a worker started it.")
     finished_at: IsoDateTime | None = strawberry.field(description="When it ended.")
-    raw_result: strawberry.Private[Any] = None
 
 
 @strawberry.type(description="Jobs waiting and running, counted from the queue's keys.")
@@ -168,7 +167,6 @@ def task_from_state(state: TaskState) -> Task:
         enqueued_at=_iso(state.enqueued_at),
         started_at=_iso(state.started_at),
         finished_at=_iso(state.finished_at),
-        raw_result=state.result,
     )
 
 
