@@ -185,6 +185,12 @@ def _live(r: dict[str, Any]) -> list[str]:
             f"  {label:<20}"
             + "  ".join(f"{k} {'PASS' if ok else 'FAIL'}" for k, ok in verdicts.items())
         )
+    batching = r.get("ours_worker_model_batching")
+    if batching and batching["rows_per_call"]:
+        lines.append(
+            f"  our worker: {batching['predictions']} predictions in {batching['model_calls']}"
+            f" model calls ({batching['rows_per_call']:.1f} rows per call)"
+        )
     lines.append(
         f"  (CPU ms/job and cores over the timed windows; cmds/job: Redis commands per job;"
         f" others: the rest of this {r['setup'].get('cpus', '?')}-core machine, steal included)"

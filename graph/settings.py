@@ -78,6 +78,16 @@ class Settings(BaseSettings):
     )
     worker_idle_poll: float = Field(0.5, gt=0, validation_alias=_env("MATCHGRAPH_WORKER_IDLE_POLL"))
     worker_max_jobs: int = Field(20, ge=1, validation_alias=_env("MATCHGRAPH_WORKER_MAX_JOBS"))
+    # OpenMP/BLAS threads for live predictions on the worker's event loop (batch inference,
+    # in its own thread, keeps every core).
+    # How long a live prediction on a busy worker may wait for the jobs starting behind it
+    # to share its model call (jobs/batcher.py); a job alone never waits. 0: no waiting.
+    worker_batch_window: float = Field(
+        0.01, ge=0, le=1, validation_alias=_env("MATCHGRAPH_WORKER_BATCH_WINDOW")
+    )
+    worker_model_threads: int = Field(
+        1, ge=1, validation_alias=_env("MATCHGRAPH_WORKER_MODEL_THREADS")
+    )
     # Failure drills only: every job waits this long after it starts.
     job_delay_seconds: float = Field(
         0.0, ge=0, validation_alias=_env("MATCHGRAPH_JOB_DELAY_SECONDS")

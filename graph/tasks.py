@@ -114,6 +114,15 @@ class Worker:
     jobs_complete: int | None = strawberry.field(description="Jobs completed since it started.")
     jobs_failed: int | None = strawberry.field(description="Jobs failed since it started.")
     jobs_ongoing: int | None = strawberry.field(description="Jobs running now.")
+    live_predictions: int | None = strawberry.field(
+        description="Live predictions made since it started (short queue only; null on others)."
+    )
+    model_calls: int | None = strawberry.field(
+        description=(
+            "Model calls those predictions took: predictions that run at the same time share "
+            "one call, so livePredictions / modelCalls is the mean batch size (short queue only)."
+        )
+    )
 
 
 def _iso(value: Any) -> IsoDateTime | None:
@@ -193,4 +202,6 @@ def worker_from(info: WorkerInfo) -> Worker:
         jobs_complete=info.jobs_complete,
         jobs_failed=info.jobs_failed,
         jobs_ongoing=info.jobs_ongoing,
+        live_predictions=info.predictions,
+        model_calls=info.model_calls,
     )

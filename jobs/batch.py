@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +27,9 @@ async def run_batch(resources: WorkerResources) -> dict[str, Any]:
     if "match_id" in frame.columns:
         frame = frame.set_index("match_id")
     inputs = frame.reindex(columns=list(model.columns)).astype(float)
-    proba = model.predict_proba(inputs) if len(frame) else np.empty((0, 3))
+    # In a thread: live predictions on this worker's event loop keep flowing meanwhile,
+    # and the thread is not bound by the loop thread's one-thread OpenMP limit.
+    proba = await asyncio.to_thread(model.predict_proba, inputs) if len(frame) else np.empty((0, 3))
     predicted = proba.argmax(axis=1) if len(frame) else np.empty(0, dtype=int)
     out = pd.DataFrame(
         {

@@ -17,7 +17,7 @@ LABELS = ("home", "draw", "away")
 async def predict_match(ctx: dict[str, Any], match_id: int, stage: str) -> dict[str, Any]:
     """Predict one catalogue match from the worker's snapshot of match_features.parquet."""
     resources = resources_of(ctx)
-    model = resources.model(stage)
+    resources.model(stage)  # fails before any work when the stage is not loaded
     data = await resources.sources.current()
     catalog = data.catalog
     position = int(catalog.positions([match_id])[0])
@@ -26,19 +26,22 @@ async def predict_match(ctx: dict[str, Any], match_id: int, stage: str) -> dict[
     row = dict(zip(catalog.feature_names, catalog.features[position].tolist(), strict=True))
     row["sex"] = 1.0 if catalog.columns["women"][position] else 0.0
     modified = data.modified_at("catalog")
-    return _prediction(model, row, match_id=match_id, features_at=modified)
+    model, proba = await resources.predict(stage, row)
+    return _prediction(model, proba, match_id=match_id, features_at=modified)
 
 
 async def predict_features(
     ctx: dict[str, Any], features: dict[str, float], women: bool, stage: str
 ) -> dict[str, Any]:
     """What-if: predict a client-supplied feature vector (missing features are NaN)."""
-    model = resources_of(ctx).model(stage)
+    resources = resources_of(ctx)
+    model = resources.model(stage)
     unknown = sorted(set(features) - set(model.columns) - {"sex"})
     if unknown:
         raise JobError(f"unknown feature name(s) for {model.name} v{model.version}: {unknown}")
     row = {**features, "sex": 1.0 if women else 0.0}
-    return _prediction(model, row, match_id=None, features_at=None)
+    model, proba = await resources.predict(stage, row)
+    return _prediction(model, proba, match_id=None, features_at=None)
 
 
 async def model_info(ctx: dict[str, Any], stage: str) -> dict[str, Any]:
@@ -50,9 +53,8 @@ async def model_info(ctx: dict[str, Any], stage: str) -> dict[str, Any]:
 
 
 def _prediction(
-    model: ServedModel, row: dict[str, float], *, match_id: int | None, features_at: datetime | None
+    model: ServedModel, proba: np.ndarray, *, match_id: int | None, features_at: datetime | None
 ) -> dict[str, Any]:
-    proba = model.predict_one(row)
     predicted = int(np.argmax(proba))
     return {
         "match_id": match_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from graph.settings import Settings
 
 log = logging.getLogger(__name__)
 _NOT_FOUND = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 
 
 @dataclass(frozen=True)
@@ -34,23 +36,45 @@ class ServedModel:
         proba: np.ndarray = self.model.predict_proba(frame)
         return proba
 
-    def predict_one(self, values: dict[str, float]) -> np.ndarray:
-        """Probabilities for one feature mapping (absent features are NaN).
+    def row(self, values: dict[str, float]) -> np.ndarray:
+        """One feature mapping as a float row in the model's column order (absent: NaN)."""
+        return np.array([values.get(c, np.nan) for c in self.columns], dtype=np.float64)
 
-        The hot path of live predictions: one float row already in the model's
-        column order (`feature_names_in_`), passed as an array. Building a
-        DataFrame for it costs more than the model itself (0.8 ms of 1.9 ms
-        for the champion); the worker silences scikit-learn's warning that the
-        array has no column names (see `quiet_feature_name_warning`).
+    def predict_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Probabilities for a 2-D float array whose columns are `columns`, in that order.
+
+        The hot path of live predictions (see `jobs.batcher`): building a
+        DataFrame for a few rows costs more than the model itself (0.8 ms of
+        1.9 ms for one row of the champion), so the worker passes arrays and
+        silences scikit-learn's warning that they have no column names (see
+        `quiet_feature_name_warning`).
         """
-        row = np.array([[values.get(c, np.nan) for c in self.columns]], dtype=np.float64)
-        proba: np.ndarray = self.model.predict_proba(row)
-        first: np.ndarray = proba[0]
-        return first
+        proba: np.ndarray = self.model.predict_proba(rows)
+        return proba
+
+
+def use_registry(uri: str) -> None:
+    """Point this process's MLflow fluent API (`mlflow.start_run`, `models:/` URIs) at `uri`.
+
+    `mlflow.set_tracking_uri` also writes `MLFLOW_TRACKING_URI` into `os.environ`
+    "so that subprocesses inherit it": after an in-process demo run, every process
+    started later (a worker, a benchmark's demo generator) would read and write
+    that registry instead of its own settings' one. We keep the process-wide
+    setting and put the environment back as it was.
+    """
+    import mlflow
+
+    before = os.environ.get(_TRACKING_URI_ENV)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    if before is None:
+        os.environ.pop(_TRACKING_URI_ENV, None)
+    else:
+        os.environ[_TRACKING_URI_ENV] = before
 
 
 def quiet_feature_name_warning() -> None:
-    """For worker processes: `predict_one` passes arrays in the fitted column order on purpose."""
+    """For worker processes: `predict_rows` takes arrays in the fitted column order on purpose."""
     warnings.filterwarnings(
         "ignore", message="X does not have valid feature names", category=UserWarning
     )
@@ -60,13 +84,11 @@ class ModelRegistry:
     """Read-only view of the registry the settings name."""
 
     def __init__(self, settings: Settings) -> None:
-        import mlflow
         from mlflow import MlflowClient
 
         self.name = settings.mlflow_model_name
         uri = settings.effective_mlflow_uri
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
+        # A client of its own, no `mlflow.set_tracking_uri`: see `use_registry`.
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def load(self, stage: str) -> ServedModel | None:
@@ -76,7 +98,9 @@ class ModelRegistry:
         version = self._version(stage)
         if version is None:
             return None
-        model = mlflow.sklearn.load_model(f"models:/{self.name}/{version.version}")
+        # The artifacts' own location (file://, s3://...) needs no process-wide registry URI.
+        location = self.client.get_model_version_download_uri(self.name, version.version)
+        model = mlflow.sklearn.load_model(location)
         columns = tuple(str(c) for c in getattr(model, "feature_names_in_", ()))
         if not columns:
             raise RuntimeError(f"{self.name} v{version.version} does not name its input columns")

@@ -23,6 +23,7 @@ from arq.connections import RedisSettings
 from arq.worker import Function, Worker
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from threadpoolctl import threadpool_limits
 
 from graph.settings import Settings
 from graph.sources.livescores import open_live_scores
@@ -52,9 +53,17 @@ JobFunction = Callable[..., Coroutine[Any, Any, Any]]
 class PushWorker(Worker):
     """An arq Worker woken by pub/sub when work arrives; polls only every `idle_poll`."""
 
-    def __init__(self, *, idle_poll: float, wake_redis: Redis, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        idle_poll: float,
+        wake_redis: Redis,
+        prediction_counts: Callable[[], tuple[int, int]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(poll_delay=0, **kwargs)
         self.idle_poll = idle_poll
+        self._prediction_counts = prediction_counts
         self._wake = asyncio.Event()
         self._wake_redis = wake_redis
         self._listener: asyncio.Task[None] | None = None
@@ -80,16 +89,29 @@ class PushWorker(Worker):
                 log.warning("wake-ups on %s lost (%s); polling meanwhile", channel, exc)
                 await asyncio.sleep(1)
 
+    def running_jobs(self) -> int:
+        return sum(not t.done() for t in self.tasks.values())
+
+    def has_company(self) -> bool:
+        """Two or more other jobs run: more are coming (a lone client's previous job may
+        still be writing its result, so one other job is no sign of load)."""
+        return self.running_jobs() > 2
+
     async def record_health(self) -> None:
         now = time.time()
         if now - self._last_health_check < self.health_check_interval:
             return
         self._last_health_check = now
+        predictions, model_calls = (
+            self._prediction_counts() if self._prediction_counts else (None, None)
+        )
         payload = health_payload(
             complete=self.jobs_complete,
             failed=self.jobs_failed,
-            ongoing=sum(not t.done() for t in self.tasks.values()),
+            ongoing=self.running_jobs(),
             queued=await self.pool.zcard(self.queue_name),
+            predictions=predictions,
+            model_calls=model_calls,
         )
         ttl_ms = int((self.health_check_interval * 2 + 1) * 1000)
         await self.pool.psetex(self.health_check_key, ttl_ms, payload)
@@ -139,6 +161,7 @@ def build_worker(
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         wake_redis=pubsub_redis(settings.redis_url),
         idle_poll=settings.worker_idle_poll,
+        prediction_counts=resources.prediction_counts if queue == SHORT_QUEUE else None,
         burst=burst,
         handle_signals=False,
         ctx={"resources": resources},
@@ -156,11 +179,19 @@ def build_worker(
 async def run_workers(settings: Settings, queues: list[str], *, burst: bool = False) -> None:
     """Run one worker per queue in this process until SIGTERM/SIGINT (or, in burst, idle)."""
     quiet_feature_name_warning()
+    # Live predictions run on this (the event loop's) thread, a few rows per call: extra
+    # OpenMP/BLAS threads only spin (the champion's one-row call took 2.7 ms of CPU with
+    # two threads, 1.3 ms with one). The limit is per thread, so batch inference, which
+    # runs in a worker thread, still uses every core.
+    threadpool_limits(settings.worker_model_threads)
     resources = await asyncio.to_thread(build_resources, settings)
     await resources.sources.refresh()  # the first job must not pay for loading features
     async with open_live_scores(settings) as livescores:
         resources.livescores = livescores
         workers = [build_worker(QUEUES[q], settings, resources, burst=burst) for q in queues]
+        for worker in workers:
+            if worker.queue_name == SHORT_QUEUE:
+                resources.batch_while(worker.has_company)
         runs = [asyncio.create_task(w.async_run()) for w in workers]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -20,6 +20,8 @@ class WorkerInfo:
     jobs_complete: int | None
     jobs_failed: int | None
     jobs_ongoing: int | None
+    predictions: int | None = None
+    model_calls: int | None = None
 
 
 def health_key(queue: str, worker_name: str) -> str:
@@ -51,10 +53,20 @@ def _parse(key: str, value: bytes | None, now: datetime) -> WorkerInfo | None:
         jobs_complete=data.get("complete"),
         jobs_failed=data.get("failed"),
         jobs_ongoing=data.get("ongoing"),
+        predictions=data.get("predictions"),
+        model_calls=data.get("model_calls"),
     )
 
 
-def health_payload(*, complete: int, failed: int, ongoing: int, queued: int) -> bytes:
+def health_payload(
+    *,
+    complete: int,
+    failed: int,
+    ongoing: int,
+    queued: int,
+    predictions: int | None = None,
+    model_calls: int | None = None,
+) -> bytes:
     return orjson.dumps(
         {
             "at": datetime.now(UTC).isoformat(),
@@ -62,5 +74,7 @@ def health_payload(*, complete: int, failed: int, ongoing: int, queued: int) -> 
             "failed": failed,
             "ongoing": ongoing,
             "queued": queued,
+            "predictions": predictions,
+            "model_calls": model_calls,
         }
     )

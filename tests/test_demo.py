@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -247,10 +248,11 @@ def test_orphan_predictions_are_upcoming_fixtures_missing_from_the_catalogue(
 def test_champion_from_the_registry_reproduces_the_predictions(
     demo_settings: Settings, catalogue: pd.DataFrame, predictions: pd.DataFrame
 ) -> None:
-    import mlflow
     import mlflow.sklearn
 
-    mlflow.set_registry_uri(demo_settings.effective_mlflow_uri)
+    from jobs.registry import use_registry
+
+    use_registry(demo_settings.effective_mlflow_uri)
     model = mlflow.sklearn.load_model(f"models:/{demo_settings.mlflow_model_name}@champion")
     columns = list(model.feature_names_in_)
     assert columns[-1] == "sex" and set(columns[:-1]) == {
@@ -415,3 +417,22 @@ def test_too_few_matches_is_refused_before_writing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="matches, got 100"):
         run_demo(demo_settings_for(tmp_path), matches=100, seed=1, show_progress=False)
     assert not any(tmp_path.iterdir())
+
+
+def test_registries_leave_the_environment_alone(
+    demo_settings: Settings, demo_summary: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mlflow.set_tracking_uri writes MLFLOW_TRACKING_URI for subprocesses; we must not:
+    a process started afterwards would use this registry instead of its own settings'."""
+    import mlflow
+
+    from jobs.demo.registry import Registry
+    from jobs.registry import ModelRegistry
+
+    mlflow.set_tracking_uri(None)  # else mlflow writes the variable only on a change
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    demo = Registry(demo_settings)
+    assert demo.find("champion") is not None
+    served = ModelRegistry(demo_settings).load("champion")
+    assert served is not None and served.version == demo_summary.champion_version
+    assert "MLFLOW_TRACKING_URI" not in os.environ

@@ -49,10 +49,11 @@ def upcoming(catalogue: pd.DataFrame) -> int:
 
 def registry_prediction(settings: Settings, stage: str, row: pd.Series) -> list[float]:
     """The registered model's own output on the same features."""
-    import mlflow
     import mlflow.sklearn
 
-    mlflow.set_tracking_uri(settings.effective_mlflow_uri)
+    from jobs.registry import use_registry
+
+    use_registry(settings.effective_mlflow_uri)
     model = mlflow.sklearn.load_model(f"models:/{settings.mlflow_model_name}@{stage}")
     inputs = row.to_frame().T.assign(sex=float(row["sex"]))
     frame = inputs.reindex(columns=list(model.feature_names_in_)).astype(float)
@@ -166,6 +167,30 @@ async def test_queue_and_workers(live: LiveServer) -> None:
     assert data["queue"] == {"queued": 0, "inProgress": 0, "scheduled": 0}
     queues = {w["queue"] for w in data["workers"] if w["alive"]}
     assert queues == {"matchgraph:queue:short", "matchgraph:queue:long"}
+
+
+async def test_concurrent_predictions_are_counted_with_their_model_calls(
+    live: LiveServer, catalogue: pd.DataFrame
+) -> None:
+    ready = catalogue[catalogue["is_future"] & catalogue.filter(like="diff_").notna().all(axis=1)]
+    ids = [int(i) for i in ready.index[:30]]
+    tasks = await asyncio.gather(
+        *(live.data(PREDICT, {"m": m, "s": "CHAMPION", "w": True}) for m in ids)
+    )
+    assert [t["predictMatch"]["status"] for t in tasks] == ["COMPLETE"] * len(ids)
+    assert [t["predictMatch"]["result"]["matchId"] for t in tasks] == ids
+    query = "{ workers { queue alive livePredictions modelCalls } }"
+    deadline = time.monotonic() + 15  # the counters travel with the next heartbeat (5 s)
+    while True:
+        workers = {w["queue"]: w for w in (await live.data(query))["workers"] if w["alive"]}
+        short = workers["matchgraph:queue:short"]
+        if (short["livePredictions"] or 0) >= len(ids) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert short["livePredictions"] >= len(ids)
+    assert 1 <= short["modelCalls"] <= short["livePredictions"]
+    long = workers["matchgraph:queue:long"]
+    assert (long["livePredictions"], long["modelCalls"]) == (None, None)
 
 
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])

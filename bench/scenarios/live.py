@@ -344,6 +344,7 @@ def run(
         seq = sequential(stack, ids, jobs, warmup_jobs)
         conc = concurrent(stack, ids, clients, seconds)
         redis_version = _redis_version(stack.ours_redis)
+        batching = _model_batching(stack.ours_redis)
     return {
         "setup": {
             "workers": 1,
@@ -358,9 +359,27 @@ def run(
         },
         "sequential": seq,
         "concurrent": conc,
+        "ours_worker_model_batching": batching,
         "ratios": _ratios(seq, conc),
         "targets": TARGETS,
         "verdicts": _verdicts(seq, conc),
+    }
+
+
+def _model_batching(url: str) -> dict[str, Any]:
+    """Our worker's live predictions and the model calls they took (at its last heartbeat)."""
+    client = redis.Redis.from_url(url)
+    try:
+        beats = [client.get(k) for k in client.scan_iter(match=WORKER_HEALTH_PREFIX + "*")]
+    finally:
+        client.close()
+    counts = [json.loads(b) for b in beats if b]
+    predictions = sum(c.get("predictions") or 0 for c in counts)
+    calls = sum(c.get("model_calls") or 0 for c in counts)
+    return {
+        "predictions": predictions,
+        "model_calls": calls,
+        "rows_per_call": predictions / calls if calls else None,
     }
 
 

@@ -17,6 +17,7 @@ from mlflow.models import infer_signature
 
 from graph.settings import Settings
 from jobs.demo.models import Candidate
+from jobs.registry import use_registry
 
 EXPERIMENT = "matchgraph-demo"
 TAG_PREFIX = "matchgraph.demo."
@@ -44,8 +45,7 @@ class Registry:
         if self.uri.startswith("sqlite:///"):  # local: create the folder, keep artifacts beside
             Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             self._artifacts = settings.mlflow_artifact_root.as_uri()
-        mlflow.set_tracking_uri(self.uri)
-        mlflow.set_registry_uri(self.uri)
+        use_registry(self.uri)
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
     def find(self, role: str) -> RegisteredModel | None:
