@@ -176,6 +176,18 @@ WORKERS_LIVE = Gauge(
     multiprocess_mode="livemostrecent",
     registry=REGISTRY,
 )
+LIVE_PREDICTIONS = Gauge(
+    "matchgraph_worker_live_predictions",
+    "Live predictions made by the live workers since each started, from their heartbeats.",
+    multiprocess_mode="livemostrecent",
+    registry=REGISTRY,
+)
+MODEL_CALLS = Gauge(
+    "matchgraph_worker_model_calls",
+    "Model calls those predictions took (concurrent predictions share one), from heartbeats.",
+    multiprocess_mode="livemostrecent",
+    registry=REGISTRY,
+)
 TASKS_ENQUEUED = Counter(
     "matchgraph_tasks_enqueued_total",
     "Jobs enqueued by the API, by job function.",
@@ -219,6 +231,8 @@ ALL_METRICS = (
     ORPHAN_ROWS,
     QUEUE_DEPTH,
     WORKERS_LIVE,
+    LIVE_PREDICTIONS,
+    MODEL_CALLS,
     TASKS_ENQUEUED,
     BUILD_INFO,
 )

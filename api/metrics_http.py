@@ -189,8 +189,12 @@ async def observe_queue(tasks: TaskClient | None) -> None:
         log.debug("metrics: Redis not read: %s", exc)
         for queue in QUEUES.values():
             metrics.QUEUE_DEPTH.labels(queue).set(math.nan)
-        metrics.WORKERS_LIVE.set(math.nan)
+        for gauge in (metrics.WORKERS_LIVE, metrics.LIVE_PREDICTIONS, metrics.MODEL_CALLS):
+            gauge.set(math.nan)
         return
     for queue, depth in depths.items():
         metrics.QUEUE_DEPTH.labels(queue).set(depth)
-    metrics.WORKERS_LIVE.set(sum(1 for worker in workers if worker.alive))
+    alive = [worker for worker in workers if worker.alive]
+    metrics.WORKERS_LIVE.set(len(alive))
+    metrics.LIVE_PREDICTIONS.set(sum(w.predictions or 0 for w in alive))
+    metrics.MODEL_CALLS.set(sum(w.model_calls or 0 for w in alive))

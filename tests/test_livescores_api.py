@@ -97,6 +97,23 @@ async def test_a_page_of_5000_matches_costs_one_live_score_query(live_api: LiveS
     assert len(log.touching("match_raw")) == 1
 
 
+async def test_nested_pages_share_one_live_score_query(live_api: LiveServer) -> None:
+    """One page per region, and still one query: the async loader batches across pages."""
+    await ingest(live_api)
+    query = """{ regions { name matches(first: 200) {
+        edges { node { matchId liveScore { status } } } } } }"""
+    with StatementLog(live_api.app.state.engine).listening() as log:
+        body = await live_api.graphql(query)
+    assert "errors" not in body
+    regions = body["data"]["regions"]
+    pages = [r["matches"]["edges"] for r in regions if r["matches"]["edges"]]
+    assert len(pages) > 5
+    scored = sum(e["node"]["liveScore"] is not None for page in pages for e in page)
+    assert scored > 0
+    assert body["extensions"]["loaderBatches"]["live_score"] == 1
+    assert len(log.touching("match_raw")) == 1
+
+
 async def test_live_scores_are_never_served_from_the_response_cache(
     live_api: LiveServer,
 ) -> None:

@@ -256,6 +256,7 @@ async def test_metrics_answer_while_redis_is_down(small_api: LiveServer) -> None
     assert time.monotonic() - started < 5
     assert math.isnan(sample(samples, "matchgraph_queue_depth", queue=SHORT_QUEUE))
     assert math.isnan(sample(samples, "matchgraph_workers_live"))
+    assert math.isnan(sample(samples, "matchgraph_worker_live_predictions"))
     assert sample(samples, "matchgraph_degraded", component="redis") == 1
     assert sample(samples, "matchgraph_degraded", component="database") == 0
 
@@ -277,11 +278,20 @@ async def test_queue_depth_live_workers_and_enqueued_tasks_come_from_redis(
 
     client = redis.Redis.from_url(own_redis.url)
     try:
-        beat = health_payload(complete=0, failed=0, ongoing=0, queued=1)
-        client.set(health_key(SHORT_QUEUE, "metrics-test"), beat, ex=60)
+        beats = {
+            SHORT_QUEUE: health_payload(
+                complete=9, failed=0, ongoing=0, queued=1, predictions=9, model_calls=4
+            ),
+            LONG_QUEUE: health_payload(complete=0, failed=0, ongoing=0, queued=0),
+        }
+        for queue, beat in beats.items():
+            client.set(health_key(queue, "metrics-test"), beat, ex=60)
     finally:
         client.close()
-    assert sample(await scrape(api), "matchgraph_workers_live") == 1
+    samples = await scrape(api)
+    assert sample(samples, "matchgraph_workers_live") == 2
+    assert sample(samples, "matchgraph_worker_live_predictions") == 9
+    assert sample(samples, "matchgraph_worker_model_calls") == 4
 
 
 async def test_websocket_connections_and_subscriptions_are_gauged(
