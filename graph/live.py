@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from graph.context import Context, Info
@@ -97,21 +97,14 @@ def check_source(source: str) -> None:
         raise bad_input(f"source {source!r} refused: {exc}") from exc
 
 
-async def enqueue(info: Info, kind: str, **kwargs: Any) -> str:
-    client = tasks_of(info)
-    job_id: str = await guarded(lambda: client.enqueue(kind, **kwargs))
-    return job_id
-
-
 async def submit(info: Info, kind: str, *, wait: bool, **kwargs: Any) -> Task:
     """Enqueue a job; with `wait`, return it finished or as it stands after the sync timeout."""
     client = tasks_of(info)
-    job_id = await enqueue(info, kind, **kwargs)
     if not wait:
-        state: TaskState = await guarded(lambda: client.state(job_id))
+        state: TaskState = await guarded(lambda: client.enqueue(kind, **kwargs))
     else:
         timeout = info.context.settings.sync_timeout
-        state = await guarded(lambda: client.wait(job_id, within=timeout))
+        state = await guarded(lambda: client.submit_and_wait(kind, within=timeout, **kwargs))
     return task_from_state(state)
 
 
@@ -119,8 +112,21 @@ async def follow(info: Info, job_id: str) -> AsyncGenerator[Task, None]:
     """The task's current state, then each change; ends at a terminal state or the deadline."""
     client = tasks_of(info)
     within = info.context.settings.subscription_timeout
+    async for task in _tasks(client.follow(job_id, within=within)):
+        yield task
+
+
+async def submit_and_follow(info: Info, kind: str, **kwargs: Any) -> AsyncGenerator[Task, None]:
+    """Enqueue a job, then its state as enqueued and each change (as `follow`)."""
+    client = tasks_of(info)
+    within = info.context.settings.subscription_timeout
+    async for task in _tasks(client.submit(kind, within=within, **kwargs)):
+        yield task
+
+
+async def _tasks(states: AsyncIterator[TaskState]) -> AsyncGenerator[Task, None]:
     try:
-        async for state in client.follow(job_id, within=within):
+        async for state in states:
             yield task_from_state(state)
     except QueueUnavailable as exc:
         raise unavailable("Redis cannot be reached") from exc
@@ -137,8 +143,8 @@ async def model(info: Info, stage: ModelStage) -> ModelInfo:
     cache = info.context.model_info
 
     async def fetch() -> ModelInfo:
-        job_id = await client.enqueue("model_info", stage=stage.value)
-        state = await client.wait(job_id, within=info.context.settings.sync_timeout)
+        timeout = info.context.settings.sync_timeout
+        state = await client.submit_and_wait("model_info", within=timeout, stage=stage.value)
         if state.status is TaskStatus.COMPLETE:
             return model_info_from(state.result)
         if state.status is TaskStatus.FAILED:

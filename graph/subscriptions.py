@@ -29,6 +29,8 @@ class Subscription:
     ) -> AsyncGenerator[Task, None]:
         live.check_match(info.context, match_id)
         stage_name = (stage or ModelStage.CHAMPION).value
-        job_id = await live.enqueue(info, "predict_match", match_id=match_id, stage=stage_name)
-        async for task in live.follow(info, job_id):  # its first state is the submitted task
+        # its first state is the submitted task
+        async for task in live.submit_and_follow(
+            info, "predict_match", match_id=match_id, stage=stage_name
+        ):
             yield task

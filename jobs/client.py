@@ -18,9 +18,9 @@ from redis.exceptions import RedisError
 
 from jobs.constants import LONG_JOBS, LONG_QUEUE, SHORT_QUEUE, WAKE_CHANNEL_PREFIX
 from jobs.errors import QueueUnavailable
-from jobs.events import TaskEventHub
+from jobs.events import TaskEventHub, Waiter
 from jobs.serializer import dumps, loads
-from jobs.tasks import TaskState, read_state
+from jobs.tasks import TaskState, TaskStatus, read_state
 from jobs.workers_info import WorkerInfo, list_workers
 
 # A lost pub/sub message (e.g. a job that failed before arq's hooks ran) must
@@ -62,28 +62,45 @@ class TaskClient:
         self.hub = hub
         self.on_enqueue = on_enqueue  # told each job kind enqueued (the API's metrics)
 
-    async def enqueue(self, kind: str, **kwargs: Any) -> str:
+    async def enqueue(self, kind: str, **kwargs: Any) -> TaskState:
         """Enqueue `kind` under a fresh job id and wake a worker of its queue.
 
-        What arq's `enqueue_job` writes (the job key and the queue entry), in one
+        Returns the task as enqueued (what reading it back would give). What
+        arq's `enqueue_job` writes (the job key and the queue entry), in one
         round trip with the wake-up: arq's WATCH/EXISTS guard against a reused id
         costs two more round trips and cannot fire for a fresh uuid4.
         """
-        job_id = uuid.uuid4().hex
-        queue = queue_for(kind)
-        now_ms = int(time.time() * 1000)
-        job = serialize_job(kind, (), kwargs, None, now_ms, serializer=dumps)
+        task = _new_task(kind, kwargs)
+        await self._push(task)
+        return task
+
+    async def submit(self, kind: str, *, within: float, **kwargs: Any) -> AsyncIterator[TaskState]:
+        """Enqueue `kind`, then follow it as `follow` does, from the state it was enqueued in.
+
+        The waiter is registered before the job exists, so no change is missed and
+        the first state need not be read back.
+        """
+        task = _new_task(kind, kwargs)
+        async with self.hub.waiter(task.id) as waiter:
+            await self._push(task)
+            async for state in self._follow(waiter, task, within):
+                yield state
+
+    async def _push(self, task: TaskState) -> None:
+        queue = queue_for(task.kind)
+        assert task.enqueued_at is not None
+        enqueued_ms = int(task.enqueued_at.timestamp() * 1000)
+        job = serialize_job(task.kind, (), task.kwargs, None, enqueued_ms, serializer=dumps)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.psetex(job_key_prefix + job_id, expires_extra_ms, job)
-                pipe.zadd(queue, {job_id: now_ms})
+                pipe.psetex(job_key_prefix + task.id, expires_extra_ms, job)
+                pipe.zadd(queue, {task.id: enqueued_ms})
                 pipe.publish(WAKE_CHANNEL_PREFIX + queue, b"1")
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             raise QueueUnavailable(str(exc)) from exc
         if self.on_enqueue is not None:
-            self.on_enqueue(kind)
-        return job_id
+            self.on_enqueue(task.kind)
 
     async def state(self, job_id: str) -> TaskState:
         try:
@@ -93,28 +110,33 @@ class TaskClient:
 
     async def follow(self, job_id: str, *, within: float) -> AsyncIterator[TaskState]:
         """The current state, then each change, until a terminal state or `within` s pass."""
+        async with self.hub.waiter(job_id) as waiter:
+            current = await self.state(job_id)
+            async for state in self._follow(waiter, current, within):
+                yield state
+
+    async def _follow(
+        self, waiter: Waiter, state: TaskState, within: float
+    ) -> AsyncIterator[TaskState]:
         deadline = time.monotonic() + within
-        async with self.hub.waiter(job_id) as changed:
-            state = await self.state(job_id)
-            yield state
-            while not state.terminal:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                await _wait(changed, min(remaining, SAFETY_RECHECK_SECONDS))
-                changed.clear()
-                new = await self.state(job_id)
-                if new.status != state.status:
-                    yield new
-                state = new
+        yield state
+        while not state.terminal:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            await _wait(waiter.changed, min(remaining, SAFETY_RECHECK_SECONDS))
+            new = state.apply(waiter.take()) or await self.state(state.id)
+            if new.status != state.status:
+                yield new
+            state = new
 
     async def wait(self, job_id: str, *, within: float) -> TaskState:
         """The terminal state, or the state as it stands after `within` seconds."""
-        last: TaskState | None = None
-        async for state in self.follow(job_id, within=within):
-            last = state
-        assert last is not None
-        return last
+        return await _last(self.follow(job_id, within=within))
+
+    async def submit_and_wait(self, kind: str, *, within: float, **kwargs: Any) -> TaskState:
+        """Enqueue `kind`; its terminal state, or the state as it stands after `within` s."""
+        return await _last(self.submit(kind, within=within, **kwargs))
 
     async def queue_stats(self) -> dict[str, int]:
         """Honest counts from arq's keys, over both queues."""
@@ -158,6 +180,21 @@ class TaskClient:
             for job_id in job_ids:
                 pipe.exists(in_progress_key_prefix + job_id.decode())
             return sum(await pipe.execute())
+
+
+def _new_task(kind: str, kwargs: dict[str, Any]) -> TaskState:
+    now = datetime.fromtimestamp(int(time.time() * 1000) / 1000, tz=UTC)  # arq keeps ms
+    return TaskState(
+        id=uuid.uuid4().hex, kind=kind, status=TaskStatus.QUEUED, kwargs=kwargs, enqueued_at=now
+    )
+
+
+async def _last(states: AsyncIterator[TaskState]) -> TaskState:
+    last: TaskState | None = None
+    async for state in states:
+        last = state
+    assert last is not None
+    return last
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -3,7 +3,9 @@
 The API process keeps ONE subscription to the events channel and hands each
 message to the waiters of that job id, so following a task costs no Redis
 connection of its own and no polling loop. A waiter registers before it
-reads the current state, so a change between the two is never lost.
+reads the current state (or before it enqueues), so a change between the two
+is never lost. A start event carries the start time, so a follower learns
+`IN_PROGRESS` without reading Redis; only the end is read back (arq's result).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -24,12 +27,37 @@ from jobs.constants import TASK_EVENTS_CHANNEL
 log = logging.getLogger(__name__)
 
 
-def event_message(job_id: str, status: str) -> bytes:
-    return orjson.dumps({"id": job_id, "status": status})
+STARTED = "IN_PROGRESS"
+ENDED = "ENDED"
+
+
+def event_message(job_id: str, status: str, *, started_ms: int | None = None) -> bytes:
+    event: dict[str, Any] = {"id": job_id, "status": status}
+    if started_ms is not None:
+        event["started"] = started_ms
+    return orjson.dumps(event)
 
 
 async def publish(redis: Redis, job_id: str, status: str) -> None:
     await redis.publish(TASK_EVENTS_CHANNEL, event_message(job_id, status))
+
+
+@dataclass(eq=False)  # compared and hashed by identity: a hub keeps sets of them
+class Waiter:
+    """What a follower of one job waits on: set on every event of that job."""
+
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # the newest event since the follower last looked; None: unknown, read Redis
+    news: dict[str, Any] | None = None
+
+    def take(self) -> dict[str, Any] | None:
+        self.changed.clear()
+        news, self.news = self.news, None
+        return news
+
+    def tell(self, news: dict[str, Any] | None) -> None:
+        self.news = news
+        self.changed.set()
 
 
 class TaskEventHub:
@@ -38,7 +66,7 @@ class TaskEventHub:
     def __init__(self, redis_factory: Callable[[], Redis], *, retry_seconds: float = 1.0) -> None:
         self._redis_factory = redis_factory
         self._retry_seconds = retry_seconds
-        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._waiters: dict[str, set[Waiter]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
 
@@ -54,26 +82,27 @@ class TaskEventHub:
             self._task = None
 
     @contextlib.asynccontextmanager
-    async def waiter(self, job_id: str) -> AsyncIterator[asyncio.Event]:
-        """An event set on every published change of `job_id` while the block runs."""
-        event = asyncio.Event()
-        self._waiters[job_id].add(event)
+    async def waiter(self, job_id: str) -> AsyncIterator[Waiter]:
+        """A waiter told of every published change of `job_id` while the block runs."""
+        waiter = Waiter()
+        self._waiters[job_id].add(waiter)
         try:
-            yield event
+            yield waiter
         finally:
             waiters = self._waiters.get(job_id)
             if waiters is not None:
-                waiters.discard(event)
+                waiters.discard(waiter)
                 if not waiters:
                     del self._waiters[job_id]
 
     def _dispatch(self, data: Any) -> None:
         try:
-            job_id = orjson.loads(data)["id"]
+            news = orjson.loads(data)
+            job_id = news["id"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return
-        for event in self._waiters.get(job_id, ()):
-            event.set()
+        for waiter in self._waiters.get(job_id, ()):
+            waiter.tell(news)
 
     async def _run(self) -> None:
         while True:
@@ -96,5 +125,5 @@ class TaskEventHub:
 
     def _wake_everyone(self) -> None:
         for waiters in self._waiters.values():
-            for event in waiters:
-                event.set()
+            for waiter in waiters:
+                waiter.tell(None)  # what happened meanwhile is unknown: read it

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -42,6 +42,18 @@ class TaskState:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    def apply(self, news: dict[str, Any] | None) -> TaskState | None:
+        """This state after a task event, when the event alone tells it (else None: read).
+
+        Only a start is told in full (the event carries its time); an end must
+        be read back, since arq's result record holds what it produced.
+        """
+        if news is None or news.get("status") != TaskStatus.IN_PROGRESS:
+            return None
+        if self.status is not TaskStatus.QUEUED or not isinstance(news.get("started"), int):
+            return None
+        return replace(self, status=TaskStatus.IN_PROGRESS, started_at=_ms(news["started"]))
 
 
 async def read_state(redis: ArqRedis, job_id: str) -> TaskState:

@@ -127,9 +127,11 @@ class PushWorker(Worker):
 async def _on_job_start(ctx: dict[str, Any]) -> None:
     redis = ctx["redis"]
     job_id = ctx["job_id"]
+    started_ms = int(time.time() * 1000)
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.set(TASK_STARTED_PREFIX + job_id, int(time.time() * 1000), ex=RESULT_TTL_SECONDS)
-        pipe.publish(TASK_EVENTS_CHANNEL, events.event_message(job_id, "IN_PROGRESS"))
+        pipe.set(TASK_STARTED_PREFIX + job_id, started_ms, ex=RESULT_TTL_SECONDS)
+        message = events.event_message(job_id, events.STARTED, started_ms=started_ms)
+        pipe.publish(TASK_EVENTS_CHANNEL, message)
         await pipe.execute()
     delay = ctx["resources"].settings.job_delay_seconds
     if delay:  # failure drills only: keeps a job in progress long enough to kill its worker
@@ -137,7 +139,7 @@ async def _on_job_start(ctx: dict[str, Any]) -> None:
 
 
 async def _after_job_end(ctx: dict[str, Any]) -> None:
-    await events.publish(ctx["redis"], ctx["job_id"], "ENDED")
+    await events.publish(ctx["redis"], ctx["job_id"], events.ENDED)
 
 
 def _functions(queue: str, settings: Settings) -> list[Function]:

@@ -110,9 +110,16 @@ async def test_submit_and_follow_in_one_subscription(
     live: LiveServer, upcoming: int, protocol: str
 ) -> None:
     states = await subscribe(live.ws_url, SUBMIT_AND_FOLLOW, {"m": upcoming}, protocol=protocol)
-    first, last = states[0]["predictMatch"], states[-1]["predictMatch"]
-    assert first["status"] in {"QUEUED", "IN_PROGRESS", "COMPLETE"}
+    tasks = [s["predictMatch"] for s in states]
+    first, last = tasks[0], tasks[-1]
+    assert first["status"] == "QUEUED" and first["enqueuedAt"] is not None  # as submitted
     assert last["status"] == "COMPLETE" and last["id"] == first["id"]
+    assert [t["status"] for t in tasks] in (
+        ["QUEUED", "IN_PROGRESS", "COMPLETE"],
+        ["QUEUED", "COMPLETE"],  # both events arrived before the follower woke
+    )
+    for task in tasks[1:-1]:  # the start, told by the worker's event
+        assert first["enqueuedAt"] <= task["startedAt"] <= last["finishedAt"]
 
 
 async def test_unknown_task_is_not_found(live: LiveServer) -> None:
