@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import re
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -148,9 +149,24 @@ def _empty_metrics_directory(path: Path) -> int:
     return removed
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so `up` stops the worker and Redis it started.
+
+    uvicorn catches SIGTERM, shuts down, then raises it again under the handler
+    it found: with Python's default one the process died on the spot, skipping
+    every `finally`, and the worker (and Redis) lived on as orphans.
+    """
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
 def _up(args: argparse.Namespace) -> int:
     from api.local_stack import ensure_demo_data, local_redis, local_worker
 
+    _exit_on_sigterm()
     settings = Settings()
     ensure_demo_data(settings)
     host, port = args.host or settings.host, args.port or settings.port
@@ -159,14 +175,7 @@ def _up(args: argparse.Namespace) -> int:
         return _serve(args)
 
 
-def _single_threaded_inference() -> None:
-    # One row at a time on a shared 2-core box: BLAS/OpenMP threads only add latency.
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
-
-
 def _worker(args: argparse.Namespace) -> int:
-    _single_threaded_inference()
     from jobs.constants import QUEUES
     from jobs.worker import run_workers
 
@@ -180,7 +189,6 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    _single_threaded_inference()
     from jobs.batch import run_batch
     from jobs.resources import build_resources
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from typing import Any
 
@@ -32,12 +31,6 @@ from jobs.serializer import dumps, loads
 
 HEALTH_KEY = SHORT_QUEUE + ":health-check"  # arq's default health-check key for the queue
 STAGE = "champion"
-
-
-def _single_threaded_inference() -> None:
-    # As `matchgraph worker` does (api.cli): one row at a time, no BLAS/OpenMP threads.
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
 
 
 async def open_pool(redis_url: str) -> ArqRedis:
@@ -95,7 +88,6 @@ async def run_worker() -> None:
 
 
 def main() -> int:
-    _single_threaded_inference()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
