@@ -130,10 +130,6 @@ class TaskClient:
                 yield new
             state = new
 
-    async def wait(self, job_id: str, *, within: float) -> TaskState:
-        """The terminal state, or the state as it stands after `within` seconds."""
-        return await _last(self.follow(job_id, within=within))
-
     async def submit_and_wait(self, kind: str, *, within: float, **kwargs: Any) -> TaskState:
         """Enqueue `kind`; its terminal state, or the state as it stands after `within` s."""
         return await _last(self.submit(kind, within=within, **kwargs))

@@ -156,14 +156,15 @@ def build_worker(
     queue: str, settings: Settings, resources: WorkerResources, *, burst: bool = False
 ) -> PushWorker:
     name = f"{socket.gethostname()}-{os.getpid()}"
-    return PushWorker(
+    live = queue == SHORT_QUEUE  # live predictions: counted, and batched while it is busy
+    worker = PushWorker(
         functions=_functions(queue, settings),
         queue_name=queue,
         redis_pool=arq_redis(settings.redis_url),
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         wake_redis=pubsub_redis(settings.redis_url),
         idle_poll=settings.worker_idle_poll,
-        prediction_counts=resources.prediction_counts if queue == SHORT_QUEUE else None,
+        prediction_counts=resources.prediction_counts if live else None,
         burst=burst,
         handle_signals=False,
         ctx={"resources": resources},
@@ -176,6 +177,9 @@ def build_worker(
         job_serializer=dumps,
         job_deserializer=loads,
     )
+    if live:
+        resources.batch_while(worker.has_company)
+    return worker
 
 
 async def run_workers(settings: Settings, queues: list[str], *, burst: bool = False) -> None:
@@ -183,17 +187,14 @@ async def run_workers(settings: Settings, queues: list[str], *, burst: bool = Fa
     quiet_feature_name_warning()
     # Live predictions run on this (the event loop's) thread, a few rows per call: extra
     # OpenMP/BLAS threads only spin (the champion's one-row call took 2.7 ms of CPU with
-    # two threads, 1.3 ms with one). The limit is per thread, so batch inference, which
-    # runs in a worker thread, still uses every core.
+    # two threads, 1.3 ms with one). OpenMP's limit is per thread, so batch inference
+    # (a tree model, run in a worker thread) still uses every core.
     threadpool_limits(settings.worker_model_threads)
     resources = await asyncio.to_thread(build_resources, settings)
     await resources.sources.refresh()  # the first job must not pay for loading features
     async with open_live_scores(settings) as livescores:
         resources.livescores = livescores
         workers = [build_worker(QUEUES[q], settings, resources, burst=burst) for q in queues]
-        for worker in workers:
-            if worker.queue_name == SHORT_QUEUE:
-                resources.batch_while(worker.has_company)
         runs = [asyncio.create_task(w.async_run()) for w in workers]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
