@@ -123,6 +123,18 @@ class Worker:
             "one call, so livePredictions / modelCalls is the mean batch size (short queue only)."
         )
     )
+    live_model_threads: int | None = strawberry.field(
+        description=(
+            "OpenMP threads one live prediction's model call uses, measured on the thread that "
+            "makes it (MATCHGRAPH_WORKER_MODEL_THREADS; null when no OpenMP runtime is loaded)."
+        )
+    )
+    batch_model_threads: int | None = strawberry.field(
+        description=(
+            "OpenMP threads batch inference's model call uses, measured in the worker thread "
+            "it runs in (every core unless OMP_NUM_THREADS says otherwise)."
+        )
+    )
 
 
 def _iso(value: Any) -> IsoDateTime | None:
@@ -204,4 +216,6 @@ def worker_from(info: WorkerInfo) -> Worker:
         jobs_ongoing=info.jobs_ongoing,
         live_predictions=info.predictions,
         model_calls=info.model_calls,
+        live_model_threads=info.live_threads,
+        batch_model_threads=info.batch_threads,
     )

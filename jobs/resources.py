@@ -17,6 +17,7 @@ from graph.sources.storage import Storage
 from jobs.batcher import RowBatcher
 from jobs.errors import JobError
 from jobs.registry import ModelRegistry, ServedModel
+from jobs.threads import ModelThreads
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class WorkerResources:
     models: dict[str, ServedModel] = field(default_factory=dict)
     batchers: dict[str, RowBatcher] = field(default_factory=dict)
     livescores: LiveScoreRepository | None = None
+    threads: ModelThreads | None = None  # measured once the models are loaded
 
     def add_model(self, model: ServedModel) -> None:
         self.models[model.stage] = model

@@ -23,7 +23,6 @@ from arq.connections import RedisSettings
 from arq.worker import Function, Worker
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from threadpoolctl import threadpool_limits
 
 from graph.settings import Settings
 from graph.sources.livescores import open_live_scores
@@ -44,6 +43,7 @@ from jobs.predict import model_info, predict_features, predict_match
 from jobs.registry import quiet_feature_name_warning
 from jobs.resources import WorkerResources, build_resources
 from jobs.serializer import dumps, loads
+from jobs.threads import limit_live_threads, model_threads
 from jobs.workers_info import health_key, health_payload
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ class PushWorker(Worker):
             queued=await self.pool.zcard(self.queue_name),
             predictions=predictions,
             model_calls=model_calls,
+            threads=self.ctx["resources"].threads,
         )
         ttl_ms = int((self.health_check_interval * 2 + 1) * 1000)
         await self.pool.psetex(self.health_check_key, ttl_ms, payload)
@@ -185,12 +186,18 @@ def build_worker(
 async def run_workers(settings: Settings, queues: list[str], *, burst: bool = False) -> None:
     """Run one worker per queue in this process until SIGTERM/SIGINT (or, in burst, idle)."""
     quiet_feature_name_warning()
-    # Live predictions run on this (the event loop's) thread, a few rows per call: extra
-    # OpenMP/BLAS threads only spin (the champion's one-row call took 2.7 ms of CPU with
-    # two threads, 1.3 ms with one). OpenMP's limit is per thread, so batch inference
-    # (a tree model, run in a worker thread) still uses every core.
-    threadpool_limits(settings.worker_model_threads)
     resources = await asyncio.to_thread(build_resources, settings)
+    # Live predictions run on this (the event loop's) thread, a few rows per call: extra
+    # OpenMP threads only spin. The limit binds only a loaded runtime and only this
+    # thread, so it comes after the models loaded; batch inference (in a worker thread)
+    # keeps every core. See jobs.threads.
+    limit_live_threads(settings.worker_model_threads)
+    resources.threads = await model_threads()
+    log.info(
+        "model threads: live predictions %s, batch inference %s",
+        resources.threads.live,
+        resources.threads.batch,
+    )
     await resources.sources.refresh()  # the first job must not pay for loading features
     async with open_live_scores(settings) as livescores:
         resources.livescores = livescores

@@ -9,6 +9,7 @@ import orjson
 from redis.asyncio import Redis
 
 from jobs.constants import WORKER_HEALTH_INTERVAL_SECONDS, WORKER_HEALTH_PREFIX
+from jobs.threads import ModelThreads
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class WorkerInfo:
     jobs_ongoing: int | None
     predictions: int | None = None
     model_calls: int | None = None
+    live_threads: int | None = None
+    batch_threads: int | None = None
 
 
 def health_key(queue: str, worker_name: str) -> str:
@@ -55,6 +58,8 @@ def _parse(key: str, value: bytes | None, now: datetime) -> WorkerInfo | None:
         jobs_ongoing=data.get("ongoing"),
         predictions=data.get("predictions"),
         model_calls=data.get("model_calls"),
+        live_threads=data.get("live_threads"),
+        batch_threads=data.get("batch_threads"),
     )
 
 
@@ -66,6 +71,7 @@ def health_payload(
     queued: int,
     predictions: int | None = None,
     model_calls: int | None = None,
+    threads: ModelThreads | None = None,
 ) -> bytes:
     return orjson.dumps(
         {
@@ -76,5 +82,7 @@ def health_payload(
             "queued": queued,
             "predictions": predictions,
             "model_calls": model_calls,
+            "live_threads": threads.live if threads else None,
+            "batch_threads": threads.batch if threads else None,
         }
     )

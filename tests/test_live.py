@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -223,3 +224,19 @@ def test_the_api_process_never_imports_mlflow() -> None:
         "assert 'mlflow' not in sys.modules and 'sklearn' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+async def test_live_predictions_use_one_openmp_thread_and_batch_inference_every_core(
+    live: LiveServer,
+) -> None:
+    """Measured inside the `matchgraph worker` process, in the threads that call the model:
+    limiting the loop thread before the models load binds nothing (commit 135fc0b halved
+    live throughput that way), and OMP_NUM_THREADS would hold batch inference to one core."""
+    query = "{ workers { queue alive liveModelThreads batchModelThreads } }"
+    workers = {w["queue"]: w for w in (await live.data(query))["workers"] if w["alive"]}
+    short = next(w for q, w in workers.items() if q.endswith("short"))
+    assert short["liveModelThreads"] == 1
+    cores = len(os.sched_getaffinity(0))
+    assert short["batchModelThreads"] == int(os.environ.get("OMP_NUM_THREADS", cores))
+    if cores > 1 and "OMP_NUM_THREADS" not in os.environ:
+        assert short["batchModelThreads"] > short["liveModelThreads"]

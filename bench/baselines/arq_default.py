@@ -54,16 +54,15 @@ async def predict(pool: ArqRedis, match_id: int) -> Any:
 
 
 async def run_worker() -> None:
-    from threadpoolctl import threadpool_limits
-
     from graph.settings import Settings
     from jobs.predict import model_info, predict_features, predict_match
     from jobs.resources import build_resources
+    from jobs.threads import limit_live_threads
 
     settings = Settings()
     # Same job code and model threads as `run_workers`: the ratio measures arq's transport.
-    threadpool_limits(settings.worker_model_threads)
     resources = await asyncio.to_thread(build_resources, settings)
+    limit_live_threads(settings.worker_model_threads)  # after loading: see jobs.threads
     await resources.sources.refresh()  # as run_workers: the first job pays no load
     worker = Worker(
         functions=[predict_match, predict_features, model_info],
