@@ -22,6 +22,7 @@ from api.metrics_graphql import OperationMetrics
 from api.metrics_http import MetricsMiddleware, metrics_endpoint
 from api.response_cache import ResponseCache
 from api.task_queue import open_task_queue
+from api.transport_ws import TransportWSHandler
 from graph.live import ModelInfoCache
 from graph.schema import build_schema
 from graph.settings import Settings
@@ -49,6 +50,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         keys=keys,
         cache=ResponseCache(cache_bytes) if cache_bytes else None,
     )
+    # Coded errors for operations beyond MATCHGRAPH_MAX_SUBSCRIPTIONS (the legacy
+    # protocol's handler, api/legacy_ws.py, does the same).
+    view.graphql_transport_ws_handler_class = TransportWSHandler
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -62,7 +66,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             view.services.update(
                 tasks=queue.client, model_info=ModelInfoCache(settings.model_info_ttl)
             )
-            app.state.health_checks.append(queue)
+            app.state.health_checks.extend([queue, queue.workers])
             livescores = await stack.enter_async_context(
                 open_live_scores(settings, check_every=settings.refresh_seconds)
             )

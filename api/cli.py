@@ -86,11 +86,15 @@ def _serve(args: argparse.Namespace) -> int:
 
     with _metrics_directory(args.workers):
         settings = Settings()
+        host, port = args.host or settings.host, args.port or settings.port
+        # The app (in each worker) builds its own Settings: where it is served must
+        # reach it, since the default MATCHGRAPH_PUBLIC_URL is built from it.
+        os.environ["MATCHGRAPH_HOST"], os.environ["MATCHGRAPH_PORT"] = host, str(port)
         uvicorn.run(
             "api.app:create_app",
             factory=True,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
+            host=host,
+            port=port,
             workers=args.workers,
             log_level="info",
             ws="websockets-sansio",
@@ -176,13 +180,13 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from jobs.constants import QUEUES
+    from jobs.constants import QUEUE_KINDS
     from jobs.worker import run_workers
 
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
-    unknown = sorted(set(queues) - set(QUEUES))
+    unknown = sorted(set(queues) - set(QUEUE_KINDS))
     if unknown or not queues:
-        print(f"unknown queue(s) {unknown}; choose from {sorted(QUEUES)}", file=sys.stderr)
+        print(f"unknown queue(s) {unknown}; choose from {sorted(QUEUE_KINDS)}", file=sys.stderr)
         return 2
     asyncio.run(run_workers(Settings(), queues, burst=args.burst))
     return 0

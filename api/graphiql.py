@@ -5,7 +5,9 @@ from a public CDN, so the IDE stays blank with no internet or under a strict
 Content-Security-Policy. The same files live under ``api/static/graphiql/``
 at their CDN paths (``<package>@<version>/<file>``, see its README.md); the
 page is strawberry's own with each CDN URL pointed there and the SRI and
-``crossorigin`` attributes dropped, nothing else changed.
+``crossorigin`` attributes dropped, and its welcome text replaced by
+STARTER_QUERY (the README's first query, and where the API key goes); nothing
+else changed. The CSP hashes the inline script as served.
 """
 
 from __future__ import annotations
@@ -31,6 +33,40 @@ _SRI_ATTRS = re.compile(r'\s+(?:integrity="[^"]*"|crossorigin(?:="[^"]*")?)(?=[\
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 _INLINE_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 _LOCAL_URL = re.compile(r'\b(?:src|href)="' + re.escape(GRAPHIQL_STATIC_PATH) + r'/([^"]+)"')
+# The editor's initial text in strawberry's inline script: a JavaScript template literal.
+_EXAMPLE_QUERY = re.compile(r"(const EXAMPLE_QUERY = `)(.*?)(`;)", re.DOTALL)
+
+# What the editor opens on (unless the URL carries `?q=`): the README's first query. It goes
+# into a JavaScript template literal verbatim: no backquote, "${", backslash or "</".
+STARTER_QUERY = """\
+# matchgraph: the next upcoming matches with their prediction, odds,
+# features and the ROI of their region, in one request.
+# Run it with Ctrl-Enter (or the run button); Ctrl-Space completes fields.
+#
+# API key: when the service asks for one (401 UNAUTHENTICATED), open the
+# Headers pane below the editor and put
+#   {"X-API-Key": "..."}
+# GraphiQL sends it with every request, subscriptions over WebSocket too.
+#
+# Next page: add after: "<endCursor>" next to first: 5.
+# More examples in the README; the schema in the Docs and Explorer panes.
+
+{
+  matches(first: 5, futureOnly: true) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges {
+      node {
+        matchId startTimeUtc homeTeamName awayTeamName tournamentName
+        region { name roi { bets roi } }
+        prediction { probaHome probaDraw probaAway predictedOutcome modelRunId computedAt }
+        odds { home draw away fonbetUrl }
+        features(names: ["diff_goals_scored_w5"]) { name value }
+      }
+    }
+  }
+}
+"""
 
 
 def upstream_html() -> str:
@@ -53,14 +89,31 @@ def _localise(tag: re.Match[str]) -> str:
     return _CDN_URL.sub(lambda m: f'{m[1]}="{GRAPHIQL_STATIC_PATH}/{m[2]}"', without_sri)
 
 
+def with_starter_query(html: str) -> str:
+    """``html`` (strawberry's page) opening on STARTER_QUERY instead of its welcome text.
+
+    Raises RuntimeError when the page no longer has its ``EXAMPLE_QUERY``
+    literal (a strawberry upgrade changed it: adapt this function).
+    """
+    page, count = _EXAMPLE_QUERY.subn(lambda m: m[1] + STARTER_QUERY + m[3], html, count=1)
+    if count != 1:
+        raise RuntimeError("strawberry's GraphiQL page has no EXAMPLE_QUERY to replace")
+    return page
+
+
+def _page(upstream: str) -> str:
+    return _ASSET_TAG.sub(_localise, with_starter_query(upstream))
+
+
 @functools.cache
 def graphiql_html() -> str:
-    """Strawberry's page with every CDN asset served from GRAPHIQL_STATIC_PATH.
+    """Strawberry's page with every CDN asset served from GRAPHIQL_STATIC_PATH, opening
+    on STARTER_QUERY.
 
     Raises RuntimeError when an asset the page needs is not vendored (a
     strawberry upgrade that moved to new versions: run refresh.sh).
     """
-    html = _ASSET_TAG.sub(_localise, upstream_html())
+    html = _page(upstream_html())
     missing = [a for a in local_assets(html) if not (GRAPHIQL_STATIC_DIR / a).is_file()]
     if missing:
         raise RuntimeError(
@@ -106,7 +159,8 @@ def _graphiql_csp(html: str) -> str:
     return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
-GRAPHIQL_CSP: str = _graphiql_csp(upstream_html())
+# Hashes the inline script as served (with STARTER_QUERY); assets need not be present.
+GRAPHIQL_CSP: str = _graphiql_csp(_page(upstream_html()))
 
 
 def graphiql_response() -> HTMLResponse:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -13,17 +12,27 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse, process_result
-from strawberry.types import ExecutionResult
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from api import metrics
 from api.auth import ApiKeys
 from api.graphiql import graphiql_response
+from api.http_media import (
+    GRAPHQL_RESPONSE_CONTENT_TYPE,
+    is_subscription,
+    request_error_status,
+    response_content_type,
+    websocket_required,
+)
 from api.legacy_ws import LegacyWSHandler
+from api.operation_guard import run_guarded
 from api.response_cache import ResponseCache, operation_key
+from api.ws_adapter import TextFrameWebSocketAdapter
 from graph.context import Context, build_context
-from graph.errors import Code, GraphError, error_body
+from graph.errors import Code, error_body
 from graph.settings import Settings
 from graph.sources.snapshots import Sources
 
@@ -34,6 +43,7 @@ class MatchGraphView(GraphQL[Context, None]):
     """Strawberry's view plus: per-operation context, response cache, timeout, orjson."""
 
     graphql_ws_handler_class = LegacyWSHandler
+    websocket_adapter_class = TextFrameWebSocketAdapter
 
     def __init__(
         self,
@@ -85,7 +95,9 @@ class MatchGraphView(GraphQL[Context, None]):
         cached = self.cache.get(key, version) if key and version else None
         if cached is not None:
             metrics.CACHE_RESULTS["hit"].inc()
-            return Response(cached, media_type="application/json", headers={CACHE_HEADER: "hit"})
+            media_type = response_content_type(request.headers.get("accept"))
+            headers = {CACHE_HEADER: "hit", "vary": "Accept"}
+            return Response(cached, media_type=media_type, headers=headers)
         request.state.cache_key = key
         return None
 
@@ -98,6 +110,8 @@ class MatchGraphView(GraphQL[Context, None]):
                 params.get("operationName"),
                 params.get("variables"),
             )
+            if params.get("extensions") and not _decodes_to_object(params["extensions"]):
+                return None  # refused by the view with 400, never answered from the cache
         elif request.method == "POST" and request.headers.get("content-type", "").startswith(
             "application/json"
         ):
@@ -105,8 +119,8 @@ class MatchGraphView(GraphQL[Context, None]):
                 payload = orjson.loads(await request.body())
             except orjson.JSONDecodeError:
                 return None
-            if not isinstance(payload, dict):
-                return None
+            if not isinstance(payload, dict) or not _well_typed(payload):
+                return None  # refused by the view with 400, never answered from the cache
             query, name, raw_vars = (
                 payload.get("query"),
                 payload.get("operationName"),
@@ -144,14 +158,15 @@ class MatchGraphView(GraphQL[Context, None]):
         return graphiql_response()  # vendored assets, strict CSP
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        limit = self.settings.operation_timeout
-        try:
-            async with asyncio.timeout(limit):
-                return await super().execute_single(*args, **kwargs)
-        except TimeoutError:
-            metrics.graphql_error(Code.TIMEOUT)
-            error = GraphError(f"operation exceeded the {limit:g} s limit", Code.TIMEOUT)
-            return ExecutionResult(data=None, errors=[error])
+        """The operation under its time limit, stopped if its client hangs up."""
+        request: Request = kwargs["request"]
+        context: Context = kwargs["context"]
+        return await run_guarded(
+            super().execute_single(*args, **kwargs),
+            stop=context.stop,
+            receive=request.receive,
+            limit=self.settings.operation_timeout,
+        )
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -166,6 +181,10 @@ class MatchGraphView(GraphQL[Context, None]):
                 "dataVersion": context.data.version,
                 "loaderBatches": dict(context.loaders.batches),
             }
+            status = request_error_status(result, getattr(context.response, "media_type", None))
+            if status is not None:  # nothing executed: no `data` entry
+                processed.pop("data", None)
+                context.response.status_code = status
         return processed
 
     def _maybe_store(self, request: Request, response: Response) -> None:
@@ -180,9 +199,80 @@ class MatchGraphView(GraphQL[Context, None]):
         else:
             metrics.CACHE_RESULTS["uncacheable"].inc()
 
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        # application/graphql-response+json when the client prefers it (read by
+        # process_result and create_response); the header itself is set once, there.
+        sub_response.media_type = response_content_type(request.headers.get("accept"))
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type == GRAPHQL_RESPONSE_CONTENT_TYPE:
+            response.headers["content-type"] = sub_response.media_type
+        response.headers.add_vary_header("Accept")
+        return response
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body (and GET `variables`/`extensions`): a JSON object, or an array
+        (a batch, refused unless batching is on); anything else is a 400, not a crash."""
+        value = super().parse_json(data)
+        if not isinstance(value, dict | list):
+            kind = "null" if value is None else type(value).__name__
+            raise HTTPException(400, f"Expected a JSON object (a GraphQL request), got {kind}")
+        return value
+
+    async def parse_http_body(self, request_adapter: Any) -> Any:
+        request_data = await super().parse_http_body(request_adapter)
+        if isinstance(request_data, GraphQLRequestData) and not isinstance(
+            request_data.operation_name, str | None
+        ):
+            raise HTTPException(
+                400,
+                "The GraphQL operation's `operationName` must be a string or null, if provided.",
+            )
+        return request_data
+
+    async def execute_operation(  # type: ignore[override]
+        self, request: Request, request_adapter: Any, request_data: Any, **kwargs: Any
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        """A subscription over HTTP would run as a query and fail inside (INTERNAL): point
+        the client at the WebSocket instead (GraphiQL posts one before its socket is up)."""
+        if isinstance(request_data, GraphQLRequestData) and is_subscription(
+            request_data.query, request_data.operation_name, self.settings.max_tokens
+        ):
+            metrics.graphql_error(Code.WEBSOCKET_REQUIRED)
+            return PreExecutionError(data=None, errors=[websocket_required()])
+        return await super().execute_operation(
+            request=request,
+            request_adapter=request_adapter,
+            request_data=request_data,
+            **kwargs,
+        )
+
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params
         if self.keys.scope_of_params(params) is None:
             raise ConnectionRejectionError({"message": "missing or invalid API key"})
         unset: UnsetType = UNSET
         return unset
+
+
+def _well_typed(payload: dict[str, Any]) -> bool:
+    """The request parameters have the JSON types GraphQL over HTTP requires."""
+    return (
+        isinstance(payload.get("operationName"), str | None)
+        and isinstance(payload.get("variables"), dict | None)
+        and isinstance(payload.get("extensions"), dict | None)
+    )
+
+
+def _decodes_to_object(text: str) -> bool:
+    try:
+        return isinstance(orjson.loads(text), dict)
+    except orjson.JSONDecodeError:
+        return False

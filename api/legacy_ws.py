@@ -8,9 +8,11 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionErrorMessage,
     ConnectionInitMessage,
+    StartMessage,
 )
 
 from api.auth import ApiKeys
+from api.transport_ws import subscription_limit_error
 
 FORBIDDEN = 4403
 
@@ -31,3 +33,19 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
             await self.websocket.close(code=FORBIDDEN, reason="Forbidden")
             return
         await super().handle_connection_init(message)
+
+    async def handle_start(self, message: StartMessage) -> None:
+        """Strawberry refuses an operation beyond the limit with an error without a code."""
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and message["id"] not in self.tasks  # a reused id replaces its operation
+            and limit is not None
+            and len(self.tasks) >= limit
+        ):
+            error = subscription_limit_error(limit)
+            await self.send_message(
+                {"type": "error", "id": message["id"], "payload": error.formatted}
+            )
+            return
+        await super().handle_start(message)

@@ -98,6 +98,13 @@ GRAPHQL_OPERATIONS = Counter(
     ["operation_type", "operation_name", "outcome"],
     registry=REGISTRY,
 )
+OPERATIONS_STOPPED = Counter(
+    "matchgraph_graphql_operations_stopped_total",
+    "HTTP operations stopped before they finished: `timeout` (MATCHGRAPH_OPERATION_TIMEOUT) "
+    "or `disconnect` (the client hung up).",
+    ["reason"],
+    registry=REGISTRY,
+)
 GRAPHQL_ERRORS = Counter(
     "matchgraph_graphql_errors_total",
     "GraphQL errors returned, by extensions.code.",

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -25,7 +25,6 @@ from graph.health import HealthCheck
 from graph.sources.snapshots import SnapshotSet, Sources
 from graph.sources.tables import ODDS, PREDICTIONS
 from jobs.client import TaskClient
-from jobs.constants import QUEUES
 from jobs.errors import QueueUnavailable
 
 log = logging.getLogger(__name__)
@@ -134,7 +133,9 @@ async def metrics_endpoint(request: Request) -> Response:
     state = request.app.state
     observe_sources(state.sources)
     observe_health(state.sources, state.health_checks)
-    await observe_queue(state.view.services.get("tasks"))
+    await observe_queue(
+        state.view.services.get("tasks"), state.settings.redis_names.queues.values()
+    )
     return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
 
 
@@ -177,8 +178,9 @@ def observe_health(sources: Sources, checks: Sequence[HealthCheck]) -> None:
         metrics.DEGRADED.labels(component).set(1 if check.problems() else 0)
 
 
-async def observe_queue(tasks: TaskClient | None) -> None:
-    """Queue depth and live workers from Redis; NaN when Redis does not answer in time."""
+async def observe_queue(tasks: TaskClient | None, queues: Iterable[str]) -> None:
+    """Queue depth and live workers from Redis; NaN (for each of `queues`) when Redis does
+    not answer in time."""
     try:
         if tasks is None:
             raise QueueUnavailable("no task client")
@@ -187,7 +189,7 @@ async def observe_queue(tasks: TaskClient | None) -> None:
             workers = await tasks.workers()
     except (QueueUnavailable, RedisError, OSError, TimeoutError) as exc:
         log.debug("metrics: Redis not read: %s", exc)
-        for queue in QUEUES.values():
+        for queue in queues:
             metrics.QUEUE_DEPTH.labels(queue).set(math.nan)
         for gauge in (metrics.WORKERS_LIVE, metrics.LIVE_PREDICTIONS, metrics.MODEL_CALLS):
             gauge.set(math.nan)

@@ -1,21 +1,89 @@
-"""The API's connection to the task queue: an arq client and one task-event subscription."""
+"""The API's connection to the task queue: an arq client, one task-event subscription
+and a watch on the workers' heartbeats."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from api import metrics
 from graph.settings import Settings
 from jobs.client import TaskClient, arq_redis, pubsub_redis
+from jobs.errors import QueueUnavailable
 from jobs.events import TaskEventHub
+
+log = logging.getLogger(__name__)
+
+WORKER_CHECK_SECONDS = 2.0  # how often the heartbeats are re-read (a worker beats every 5 s)
+
+
+class WorkerWatch:
+    """Which queues no live worker heartbeats on: a health check of its own (`workers`).
+
+    Without it a dead worker is silent: jobs wait in QUEUED while /health says ok.
+    The heartbeats are re-read every few seconds, so /health and /ready stay free.
+    """
+
+    name = "workers"
+
+    def __init__(
+        self, client: TaskClient, queues: Mapping[str, str], *, every: float = WORKER_CHECK_SECONDS
+    ) -> None:
+        self._client = client
+        self._queues = dict(queues)  # full queue name by kind (`short`, `long`)
+        self._every = every
+        self._unserved: list[str] = []  # kinds, as last read; unknown (empty) without Redis
+        self._task: asyncio.Task[None] | None = None
+
+    def problems(self) -> list[str]:
+        return [f"workers: no live worker heartbeating on queue {kind}" for kind in self._unserved]
+
+    async def check(self) -> None:
+        try:
+            async with asyncio.timeout(self._every + 5):
+                workers = await self._client.workers()
+        except (QueueUnavailable, TimeoutError):
+            self._unserved = []  # unknown: the `redis` check reports Redis itself
+            return
+        served = {worker.queue for worker in workers if worker.alive}
+        unserved = [kind for kind, queue in self._queues.items() if queue not in served]
+        if unserved != self._unserved:
+            log.log(
+                logging.WARNING if unserved else logging.INFO,
+                "queues without a live worker: %s",
+                ", ".join(unserved) or "none",
+            )
+        self._unserved = unserved
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except Exception:  # a bug here must not freeze the report silently
+                log.exception("worker watch failed")
+                self._unserved = []
+            await asyncio.sleep(self._every)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self.run(), name="worker-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
 
 @dataclass
 class TaskQueue:
     client: TaskClient
     hub: TaskEventHub
+    workers: WorkerWatch
     name: str = "redis"
 
     def problems(self) -> list[str]:
@@ -28,12 +96,16 @@ class TaskQueue:
 @contextlib.asynccontextmanager
 async def open_task_queue(settings: Settings) -> AsyncIterator[TaskQueue]:
     """Opened in the lifespan; nothing here blocks start-up when Redis is down."""
-    redis = arq_redis(settings.redis_url)
-    hub = TaskEventHub(lambda: pubsub_redis(settings.redis_url))
+    names = settings.redis_names
+    redis = arq_redis(settings.redis_url, names)
+    hub = TaskEventHub(lambda: pubsub_redis(settings.redis_url), names.task_events_channel)
     hub.start()
+    client = TaskClient(redis, hub, names=names, on_enqueue=metrics.task_enqueued)
+    workers = WorkerWatch(client, names.queues)
+    workers.start()
     try:
-        client = TaskClient(redis, hub, on_enqueue=metrics.task_enqueued)
-        yield TaskQueue(client=client, hub=hub)
+        yield TaskQueue(client=client, hub=hub, workers=workers)
     finally:
+        await workers.stop()
         await hub.stop()
         await redis.aclose(close_connection_pool=True)

@@ -10,6 +10,9 @@ Three ways of getting one prediction, each timed from submit to result:
   HTTP/1.1 connection (raw, as bench.loadgen), one round trip.
 - `arq-default`: arq's own `enqueue_job` + `Job.result()` at its default
   poll_delay (0.5 s), one arq pool per process (see bench.baselines.arq_default).
+- any label starting with `httpx`: the same mutation through an
+  `httpx.AsyncClient` (keep-alive), the client most Python users run; the
+  `versions` scenario gives each label its own API (`urls`).
 
 `sequential`: one client per system, every round runs one job on each system
 in rotating order (same match for all), so the systems are interleaved job by
@@ -35,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import httpx
 import orjson
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
@@ -47,6 +51,7 @@ from bench.systems import cpu_seconds, machine_busy_seconds
 SUBSCRIPTION = "ours subscription"
 MUTATION = "ours mutation-wait"
 ARQ_DEFAULT = "arq-default"
+HTTPX = "httpx"  # label prefix: `HttpxClient` on the label's own API (LiveSpec.urls)
 SYSTEMS = (SUBSCRIPTION, MUTATION, ARQ_DEFAULT)
 
 SUBSCRIBE_QUERY = (
@@ -73,6 +78,7 @@ class LiveSpec:
     seconds: float = 0.0  # burst: timed window
     warmup_seconds: float = 0.0  # burst: untimed lead-in
     watch: dict[str, int] = field(default_factory=dict)  # burst: processes whose CPU to read
+    urls: dict[str, str] = field(default_factory=dict)  # system label -> its API (else api_url)
 
 
 class BadResult(Exception):
@@ -194,6 +200,33 @@ class MutationClient:
         self.writer.close()
 
 
+class HttpxClient:
+    """The mutation through one `httpx.AsyncClient` (connection pool, keep-alive)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    @classmethod
+    async def open(cls, api_url: str) -> HttpxClient:
+        return cls(httpx.AsyncClient(base_url=api_url, timeout=JOB_TIMEOUT))
+
+    async def predict(self, match_id: int) -> float:
+        payload = {"query": MUTATION_QUERY, "variables": {"m": match_id}}
+        started = time.perf_counter()
+        response = await self.client.post("/graphql", json=payload)
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            raise BadResult(f"HTTP {response.status_code} {response.text[:200]}")
+        decoded = response.json()
+        if decoded.get("errors"):
+            raise BadResult(f"errors {str(decoded['errors'])[:200]}")
+        _check_task(decoded["data"]["predictMatch"])
+        return elapsed
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
 class ArqClient:
     """arq's `enqueue_job` + `Job.result()` (default poll_delay 0.5 s) on a shared pool."""
 
@@ -240,6 +273,8 @@ class Factory:
         self.pool: Any = None
 
     async def open(self, system: str) -> Client:
+        if system.startswith(HTTPX):
+            return await HttpxClient.open(self.spec.urls.get(system, self.spec.api_url))
         if system == SUBSCRIPTION:
             return await SubscriptionClient.open(self.spec.api_url)
         if system == MUTATION:

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from bench import REPO
+from bench.scenarios import versions
 
 
 def _git(*args: str) -> str | None:
@@ -66,6 +67,7 @@ def table(results: dict[str, Any]) -> str:
         ("batches", _batches),
         ("memory", _memory),
         ("live", _live),
+        ("versions", versions.render),
     ):
         if name in scenarios:
             lines += ["", *render(scenarios[name])]

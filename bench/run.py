@@ -3,6 +3,7 @@
     python -m bench.run [--matches 20000] [--seed 42] [--scenarios cards,page,batches,memory]
                         [--quick] [--full]
     python -m bench.run --scenarios live [--live-jobs 200] [--live-seconds 15]
+    python -m bench.run --scenarios versions --versions-base REV [--versions-clients 20]
 
 Systems (each its own uvicorn process on loopback): ours (api.app), raw
 (precomputed bytes of our own responses), rest (the old `/cards`), naive (a
@@ -29,10 +30,10 @@ from bench.data import DataFacts, ensure_demo, facts, made_by
 from bench.load import GENERATORS
 from bench.queries import CARDS, CARDS_SIZE, PAGE, PAGE_SIZE, graphql_payload
 from bench.report import machine, table, utc_now, write
-from bench.scenarios import batches, cards, live, memory, page
+from bench.scenarios import batches, cards, live, memory, page, versions
 from bench.systems import BenchError, Server, Servers, baseline, ours
 
-SCENARIOS = ("cards", "page", "batches", "memory", "live")
+SCENARIOS = ("cards", "page", "batches", "memory", "live", "versions")
 # `live` takes about 3.5 minutes (arq-default needs ~0.5 s a job): asked for by name.
 DEFAULT_SCENARIOS = ("cards", "page", "batches", "memory")
 
@@ -59,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--live-clients", type=int, default=live.CLIENTS, help="live: concurrent clients"
     )
+    parser.add_argument(
+        "--versions-base", help="versions: the git revision HEAD's live path is compared with"
+    )
+    parser.add_argument(
+        "--versions-clients", type=int, default=versions.CLIENTS, help="versions: clients"
+    )
     parser.add_argument("--data-dir", type=Path, help="serve these files instead of demo data")
     parser.add_argument("--work-dir", type=Path, default=BENCH_DIR / ".work")
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
@@ -70,6 +77,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     unknown = sorted(set(scenarios) - set(SCENARIOS))
     if unknown:
         raise SystemExit(f"unknown scenario(s): {', '.join(unknown)}")
+    if "versions" in scenarios and not args.versions_base:
+        raise SystemExit("the versions scenario needs --versions-base REV")
     if args.memory_sizes:
         sizes = [int(s) for s in args.memory_sizes.split(",")]
     elif args.quick:
@@ -87,6 +96,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "live_jobs": args.live_jobs or (30 if args.quick else live.SEQUENTIAL_JOBS),
         "live_seconds": args.live_seconds or (4 if args.quick else 15),
         "live_clients": args.live_clients,
+        "versions_base": args.versions_base,
+        "versions_clients": args.versions_clients,
     }
 
 
@@ -181,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["data"].update(dir=str(data_dir), generator=made_by(data_dir), **asdict(data))
         if args.data_dir:
             results["data"]["matches"] = data.catalogue
-        if set(opts["scenarios"]) - {"memory", "live"}:
+        if set(opts["scenarios"]) - {"memory", "live", "versions"}:
             http = run_http(data_dir, data, opts, work_dir)
             results["checks"] = http.pop("checks", {})
             results["pids"] = http.pop("pids", {})
@@ -193,6 +204,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 work_dir,
                 jobs=opts["live_jobs"],
                 clients=opts["live_clients"],
+                seconds=opts["live_seconds"],
+                warmup_jobs=3 if opts["quick"] else live.WARMUP_JOBS,
+            )
+        if "versions" in opts["scenarios"]:
+            print(f"versions: HEAD against {opts['versions_base']} ...", flush=True)
+            results["scenarios"]["versions"] = versions.run(
+                data_dir,
+                work_dir,
+                base=opts["versions_base"],
+                jobs=opts["live_jobs"],
+                clients=opts["versions_clients"],
                 seconds=opts["live_seconds"],
                 warmup_jobs=3 if opts["quick"] else live.WARMUP_JOBS,
             )

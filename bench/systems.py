@@ -38,6 +38,7 @@ class System:
     env: dict[str, str] = field(default_factory=dict)
     ready_path: str = "/ready"
     extra_args: tuple[str, ...] = ()
+    cwd: Path | None = None  # where the process runs (another revision's tree); default REPO
 
 
 @dataclass
@@ -169,7 +170,7 @@ class Servers:
         env = {**os.environ, **system.env, "PYTHONUNBUFFERED": "1"}
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+                command, cwd=system.cwd or REPO, env=env, stdout=log, stderr=subprocess.STDOUT
             )
         server = Server(system, url, process, log_path)
         self.running[system.name] = server

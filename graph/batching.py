@@ -46,6 +46,8 @@ class Loaders:
         self.roi: SnapshotLoader[str, RegionRoi | None] = SnapshotLoader(
             "roi", partial(lookup_roi, data), self.batches
         )
+        # `features(names:)` arguments already checked in this operation (graph/matches.py).
+        self.feature_picks: dict[tuple[str, ...], frozenset[str]] = {}
         # The database, not a snapshot: one query per batch (a page primes one batch).
         self.live_score: BatchLoader[int, LiveScore | None] = BatchLoader(
             "live_score", partial(load_live_scores, livescores), self.batches

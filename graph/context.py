@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import strawberry
 
+from graph.execution import OperationStop
 from graph.settings import Settings
 from graph.sources.snapshots import SnapshotSet, Sources
 
@@ -58,6 +59,8 @@ class Context:
     cacheable: bool = True
     # Set by the WebSocket protocols from `connection_init`'s payload.
     connection_params: dict[str, Any] | None = None
+    # Set by the view to stop an HTTP operation (time limit, client gone): see graph.execution.
+    stop: OperationStop = field(default_factory=OperationStop)
 
     def uncacheable(self) -> None:
         self.cacheable = False

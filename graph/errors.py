@@ -18,6 +18,8 @@ class Code(StrEnum):
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     INTERNAL = "INTERNAL"
+    # A subscription sent over HTTP: subscriptions run over WebSocket at /graphql.
+    WEBSOCKET_REQUIRED = "WEBSOCKET_REQUIRED"
 
 
 class GraphError(GraphQLError):

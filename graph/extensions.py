@@ -14,6 +14,7 @@ from graph.context import Context
 from graph.errors import Code
 
 log = logging.getLogger("matchgraph.errors")
+MASKED_MESSAGE = "Internal error."
 
 _USER_INPUT = re.compile(
     r"Argument|argument|Expected value|Variable|cannot represent|exceeds maximum operation depth"
@@ -26,6 +27,8 @@ def classify(error: GraphQLError) -> Code:
     if isinstance(error, GraphQLSyntaxError):
         return Code.BAD_USER_INPUT if "tokens" in error.message else Code.GRAPHQL_PARSE_FAILED
     if error.path is None:  # before execution: validation or variable coercion
+        if _escaped(error):  # an exception that escaped the operation: a bug
+            return Code.INTERNAL
         if _USER_INPUT.search(error.message):
             return Code.BAD_USER_INPUT
         return Code.GRAPHQL_VALIDATION_FAILED
@@ -34,25 +37,45 @@ def classify(error: GraphQLError) -> Code:
     return Code.INTERNAL
 
 
+def _escaped(error: GraphQLError) -> bool:
+    """An exception raised during the operation, which Strawberry wraps without a
+    location; validation and variable coercion report errors at their nodes."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError) and not error.nodes
+
+
+def coded(error: GraphQLError) -> GraphQLError:
+    """`error` with `extensions.code`; an unexpected one masked (details only in the log)."""
+    if error.extensions and "code" in error.extensions:
+        return error
+    code = classify(error)
+    if code is Code.INTERNAL:
+        masked = GraphQLError(
+            MASKED_MESSAGE,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": code.value},
+        )
+        return masked
+    error.extensions = {**(error.extensions or {}), "code": code.value}
+    return error
+
+
+def code_in_place(errors: list[GraphQLError]) -> None:
+    """Give every error of `errors` its code, replacing masked ones in the list itself."""
+    errors[:] = [coded(error) for error in errors]
+
+
 class ErrorCodes(MaskErrors):
     """Adds `extensions.code` to every error and masks unexpected ones."""
 
     def __init__(self) -> None:
-        super().__init__(error_message="Internal error.")
+        super().__init__(error_message=MASKED_MESSAGE)
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [self._coded(error) for error in errors]
-
-    def _coded(self, error: GraphQLError) -> GraphQLError:
-        if error.extensions and "code" in error.extensions:
-            return error
-        code = classify(error)
-        if code is Code.INTERNAL:
-            masked = self.anonymise_error(error)
-            masked.extensions = {"code": code.value}
-            return masked
-        error.extensions = {**(error.extensions or {}), "code": code.value}
-        return error
+        return [coded(error) for error in errors]
 
 
 def log_unexpected(errors: list[GraphQLError]) -> None:

@@ -115,40 +115,66 @@ class Match(Node):
         return match_live_score(info, self.match_id, self.page)
 
     @strawberry.field(
-        description="Model features of the match (NaN dropped); `names` picks some, "
-        "an unknown name is BAD_USER_INPUT.",
+        description="Model features of the match (NaN dropped); `names` picks some (at most "
+        "MATCHGRAPH_MAX_FEATURE_NAMES, default 1000; repeats count once), an unknown name "
+        "is BAD_USER_INPUT.",
         graphql_type=list[Feature],
     )
     def features(
         self, info: Info, names: list[str] | None = None
     ) -> list[Feature] | Awaitable[list[Feature]]:
-        if names is not None:
-            check_feature_names(info, names)
+        wanted = None if names is None else wanted_features(info, names)
         loader = info.context.loaders.features
         if self.page is not None:
             self.page.prime(loader)
         found = loader.get(self.match_id)
-        if names is None:
+        if wanted is None:
             return found
         if isinstance(found, list):
-            return _pick(found, names)
-        return _pick_later(found, names)
+            return _pick(found, wanted)
+        return _pick_later(found, wanted)
 
 
-def check_feature_names(info: Info, names: list[str]) -> None:
+SHOWN_UNKNOWN = 10
+
+
+def wanted_features(info: Info, names: list[str]) -> frozenset[str]:
+    """The distinct names of `names`, checked once per operation and argument value.
+
+    A page resolves `features(names:)` once per match with the same list: the
+    check (and its set) is cached in the operation's loaders, so 1000 matches
+    cost one check, not 1000.
+    """
+    limit = info.context.settings.max_feature_names
+    if len(names) > limit:
+        raise bad_input(f"`names` takes at most {limit} feature names, got {len(names)}")
+    picks = info.context.loaders.feature_picks
+    key = tuple(names)
+    wanted = picks.get(key)
+    if wanted is None:
+        wanted = picks[key] = check_feature_names(info, key)
+    return wanted
+
+
+def check_feature_names(info: Info, names: tuple[str, ...]) -> frozenset[str]:
     known = info.context.data.catalog.feature_names
-    unknown = sorted(set(names) - set(known))
+    wanted = frozenset(names)
+    unknown = sorted(wanted.difference(known))
     if unknown:
-        raise bad_input(f"unknown feature name(s): {', '.join(unknown)}", validNames=list(known))
+        shown = ", ".join(name[:100] for name in unknown[:SHOWN_UNKNOWN])
+        more = len(unknown) - SHOWN_UNKNOWN
+        if more > 0:
+            shown += f" and {more} more"
+        raise bad_input(f"unknown feature name(s): {shown}", validNames=list(known))
+    return wanted
 
 
-def _pick(features: list[Feature], names: list[str]) -> list[Feature]:
-    wanted = set(names)
+def _pick(features: list[Feature], wanted: frozenset[str]) -> list[Feature]:
     return [f for f in features if f.name in wanted]
 
 
-async def _pick_later(found: Awaitable[list[Feature]], names: list[str]) -> list[Feature]:
-    return _pick(await found, names)
+async def _pick_later(found: Awaitable[list[Feature]], wanted: frozenset[str]) -> list[Feature]:
+    return _pick(await found, wanted)
 
 
 @strawberry.type(description="One match in a connection, with its cursor.")

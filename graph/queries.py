@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated
@@ -22,6 +23,7 @@ from graph.reports import DRIFT_DESCRIPTION, REPORTS_DESCRIPTION, resolve_drift,
 from graph.tasks import ModelInfo, ModelStage, QueueStats, Task, Worker
 
 INT32_MAX = 2**31 - 1
+MATCH_KEY = re.compile(r"-?[0-9]{1,30}")
 
 
 @strawberry.type(description="Read the match graph.")
@@ -30,8 +32,9 @@ class Query:
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, key = decode_global_id(id)
         if type_name == "Match":
-            if not key.lstrip("-").isdigit():
-                raise bad_input(f"malformed node id {id!r}")
+            # ASCII digits only: str.isdigit() also takes '²', which int() refuses.
+            if not MATCH_KEY.fullmatch(key):
+                raise bad_input(f"malformed node id {id[:100]!r}")
             return await info.context.loaders.match.load(int(key))
         if type_name == "Region":
             wanted = key.casefold()
@@ -91,7 +94,10 @@ class Query:
     async def queue(self, info: Info) -> QueueStats | None:
         return await live.queue_stats(info)
 
-    @strawberry.field(description="Workers with a recent heartbeat, and their counters.")
+    @strawberry.field(
+        description="Workers by their heartbeats (`alive`: a recent one) and their counters; "
+        "a queue no live worker heartbeats on is also listed under health's `degraded`."
+    )
     async def workers(self, info: Info) -> list[Worker] | None:
         return await live.workers(info)
 

@@ -17,6 +17,7 @@ import strawberry
 
 from graph.context import Info
 from graph.errors import Code, GraphError
+from graph.settings import Settings
 from graph.sources.drift import DriftReport
 from graph.sources.storage import ObjectStat, Storage
 from graph.sources.tables import DRIFT
@@ -86,9 +87,10 @@ class Report:
         description="When the file was written (mtime or S3 LastModified)."
     )
     url: str = strawberry.field(
-        description="Where to open it: a presigned S3 URL valid for one hour, or with local "
-        "storage this service's `/reports/<filename>` (which needs the API key when one is "
-        "configured)."
+        description="Where to open it: a presigned S3 URL valid for one hour (on "
+        "MINIO_PUBLIC_ENDPOINT_URL when set), or with local storage this service's "
+        "`/reports/<filename>` under MATCHGRAPH_PUBLIC_URL (which needs the API key when one "
+        "is configured)."
     )
 
 
@@ -154,16 +156,12 @@ async def list_reports(storage: Storage) -> list[ObjectStat]:
     return found
 
 
-def own_url(request: object, name: str) -> str:
-    """This service's `/reports/<name>`: absolute when the request tells where we are."""
-    path = f"reports/{quote(name, safe='')}"
-    base = getattr(request, "base_url", None)
-    if base is None:
-        return "/" + path
-    root = str(base)
-    if root.startswith("ws"):  # an operation over WebSocket: ws -> http, wss -> https
-        root = "http" + root[2:]
-    return root.rstrip("/") + "/" + path
+def own_url(settings: Settings, name: str) -> str:
+    """This service's `/reports/<name>` under MATCHGRAPH_PUBLIC_URL (root-relative when
+    there is none). Never built from the request: its Host header is the client's to set."""
+    path = f"/reports/{quote(name, safe='')}"
+    base = settings.effective_public_url
+    return path if base is None else base + path
 
 
 async def resolve_reports(info: Info) -> list[Report]:
@@ -185,7 +183,7 @@ async def resolve_reports(info: Info) -> list[Report]:
         Report(
             filename=name,
             last_modified=stat.last_modified,
-            url=url or own_url(info.context.request, name),
+            url=url or own_url(info.context.settings, name),
         )
         for name, stat, url in zip(names, found, signed, strict=True)
     ]

@@ -7,22 +7,17 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
+from graph.execution import SlicedExecutionContext
 from graph.extensions import (
     CachePolicy,
     CodedParserCache,
     ErrorCodes,
     OperationScopes,
+    code_in_place,
     log_unexpected,
 )
 from graph.fastpath import install_attribute_resolvers
@@ -34,6 +29,7 @@ from graph.regions import Region
 from graph.scalars import SCALAR_OVERRIDES
 from graph.settings import Settings
 from graph.subscriptions import Subscription
+from graph.validation import validation_limits
 
 
 class MatchGraphSchema(strawberry.Schema):
@@ -41,19 +37,23 @@ class MatchGraphSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         log_unexpected(errors)
+        # Errors of an exception that escaped the operation (e.g. from a validation
+        # rule) never reach ErrorCodes: they get their code here, in place.
+        code_in_place(errors)
 
 
 def _extensions(settings: Settings, observers: Sequence[Any] = ()) -> list[Any]:
     # Factories, never instances: an instance would share state between
     # concurrent operations. The limit rules are built once, though: a stable
     # set of rule classes is what lets ValidationCache recognise a document.
-    limits = [
-        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
-    ]
+    limits = validation_limits(
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_merge_cost=settings.max_field_merge_cost,
+    )
     cache_size = settings.document_cache_size
     extensions: list[Any] = [
-        lambda: AddValidationRules(limits),
+        limits,
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: CodedParserCache(maxsize=cache_size),
         lambda: ValidationCache(maxsize=cache_size),
@@ -81,6 +81,7 @@ def build_schema(
         extensions=_extensions(settings, observers),
         scalar_overrides=SCALAR_OVERRIDES,
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=SlicedExecutionContext,
     )
     install_attribute_resolvers(schema._schema)
     return schema

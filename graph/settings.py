@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from redis.connection import parse_url
+
+from jobs.constants import NAMESPACE_PATTERN, RedisNames, default_namespace
 
 _PLACEHOLDER_SECRETS = frozenset({"", "changeme", "changethis", "secret", "token", "password"})
 DEFAULT_FONBET_URL_TEMPLATE = "https://www.fon.bet/sports/football/{sport_id}/{event_id}/"
@@ -36,6 +39,11 @@ class Settings(BaseSettings):
     minio_access_key: str | None = Field(None, validation_alias=_env("MINIO_ACCESS_KEY"))
     minio_secret_key: SecretStr | None = Field(None, validation_alias=_env("MINIO_SECRET_KEY"))
     minio_region: str = Field("us-east-1", validation_alias=_env("MINIO_REGION"))
+    # Where browsers reach the S3/MinIO endpoint: presigned report URLs are signed for
+    # this host (MINIO_ENDPOINT_URL is often an in-cluster address). Unset: the same.
+    minio_public_endpoint_url: str | None = Field(
+        None, validation_alias=_env("MINIO_PUBLIC_ENDPOINT_URL")
+    )
 
     database_url: str | None = Field(None, validation_alias=_env("MATCHGRAPH_DATABASE_URL"))
     postgres_user: str | None = Field(None, validation_alias=_env("SOCCER_POSTGRES_USER"))
@@ -48,6 +56,11 @@ class Settings(BaseSettings):
 
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0", validation_alias=_env("MATCHGRAPH_REDIS_URL")
+    )
+    # Prefix of every Redis queue, channel and key we name (unset: derived from the
+    # database of redis_url, see effective_redis_namespace).
+    redis_namespace: str | None = Field(
+        None, pattern=NAMESPACE_PATTERN, validation_alias=_env("MATCHGRAPH_REDIS_NAMESPACE")
     )
 
     mlflow_tracking_uri: str | None = Field(None, validation_alias=_env("MLFLOW_TRACKING_URI"))
@@ -100,6 +113,15 @@ class Settings(BaseSettings):
     max_depth: int = Field(12, ge=1, validation_alias=_env("MATCHGRAPH_MAX_DEPTH"))
     max_aliases: int = Field(30, ge=1, validation_alias=_env("MATCHGRAPH_MAX_ALIASES"))
     max_tokens: int = Field(5000, ge=1, validation_alias=_env("MATCHGRAPH_MAX_TOKENS"))
+    # Budget of the check that fields sharing a response name can merge (graph/validation.py,
+    # graphql-core's units: 2 per pair of fields compared, more with arguments); real
+    # queries stay far below it, a field repeated a hundred times does not.
+    max_field_merge_cost: int = Field(
+        20_000, ge=1, validation_alias=_env("MATCHGRAPH_MAX_FIELD_MERGE_COST")
+    )
+    max_feature_names: int = Field(
+        1000, ge=1, validation_alias=_env("MATCHGRAPH_MAX_FEATURE_NAMES")
+    )
     max_body_bytes: int = Field(
         1_000_000, ge=1024, validation_alias=_env("MATCHGRAPH_MAX_BODY_BYTES")
     )
@@ -117,6 +139,28 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", validation_alias=_env("MATCHGRAPH_HOST"))
     port: int = Field(8000, validation_alias=_env("MATCHGRAPH_PORT"))
+    # Base of every absolute URL the API builds (never the request's Host header);
+    # unset: see effective_public_url.
+    public_url: str | None = Field(None, validation_alias=_env("MATCHGRAPH_PUBLIC_URL"))
+
+    @field_validator("redis_namespace", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("public_url", "minio_public_endpoint_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(f"an absolute http(s) URL is needed, got {value!r}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"a base URL takes no query or fragment, got {value!r}")
+        return value.strip().rstrip("/")
 
     @field_validator("mlflow_model_stages", "cors_allowed_origins", mode="before")
     @classmethod
@@ -156,6 +200,41 @@ class Settings(BaseSettings):
                 f"{self.postgres_db}"
             )
         return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'livescores.sqlite'}"
+
+    @property
+    def redis_db(self) -> int:
+        """The database number of redis_url (path `/N` or `?db=N`; 0 when it names none)."""
+        try:  # redis-py's own reading of the URL, so we agree with the client on the database
+            db = parse_url(self.redis_url).get("db")  # type: ignore[no-untyped-call]
+        except ValueError:  # not a Redis URL: connecting will say so
+            return 0
+        return int(db or 0)
+
+    @property
+    def effective_redis_namespace(self) -> str:
+        """MATCHGRAPH_REDIS_NAMESPACE, else `matchgraph` on database 0 and `matchgraph:db<N>`
+        on database N (pub/sub channels are server-wide: stacks on two databases of one
+        Redis must not hear each other)."""
+        return self.redis_namespace or default_namespace(self.redis_db)
+
+    @property
+    def redis_names(self) -> RedisNames:
+        """The queues, channels and keys of effective_redis_namespace."""
+        return RedisNames(self.effective_redis_namespace)
+
+    @property
+    def effective_public_url(self) -> str | None:
+        """MATCHGRAPH_PUBLIC_URL without its trailing `/`; unset, in local mode where we
+        serve (`http://MATCHGRAPH_HOST:MATCHGRAPH_PORT`, a wildcard bind as loopback),
+        in production None: links are then root-relative paths."""
+        if self.public_url:
+            return self.public_url
+        if self.env != "local":
+            return None
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host:  # an IPv6 literal
+            host = f"[{host.strip('[]')}]"
+        return f"http://{host}:{self.port}"
 
     @property
     def effective_mlflow_uri(self) -> str:

@@ -92,7 +92,9 @@ class Task:
     ingest_result: IngestResult | None = strawberry.field(
         description="Set when an ingest_livescores / ingest_fonbet_odds task is COMPLETE."
     )
-    error: str | None = strawberry.field(description="Set when FAILED: a message for people.")
+    error: str | None = strawberry.field(
+        description="Why it FAILED, or what may have become of a NOT_FOUND task: for people."
+    )
     enqueued_at: IsoDateTime | None = strawberry.field(description="When it was submitted.")
     started_at: IsoDateTime | None = strawberry.field(description="When a worker started it.")
     finished_at: IsoDateTime | None = strawberry.field(description="When it ended.")
@@ -105,7 +107,10 @@ class QueueStats:
     scheduled: int = strawberry.field(description="Jobs deferred to a later time.")
 
 
-@strawberry.type(description="An arq worker, from its own heartbeat key.")
+@strawberry.type(
+    description="An arq worker, from its own heartbeat key (a worker that stops heartbeating "
+    "stays listed, not alive, for 10 minutes; one stopped cleanly is gone at once)."
+)
 class Worker:
     name: str = strawberry.field(description="Host and process id.")
     queue: str = strawberry.field(description="The queue it consumes.")

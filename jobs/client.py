@@ -7,6 +7,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from arq.jobs import serialize_job
 from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import RedisError
 
-from jobs.constants import LONG_JOBS, LONG_QUEUE, SHORT_QUEUE, WAKE_CHANNEL_PREFIX
+from jobs.constants import RedisNames
 from jobs.errors import QueueUnavailable
 from jobs.events import TaskEventHub, Waiter
 from jobs.serializer import dumps, loads
@@ -26,20 +27,17 @@ from jobs.workers_info import WorkerInfo, list_workers
 # A lost pub/sub message (e.g. a job that failed before arq's hooks ran) must
 # not leave a follower waiting forever: re-read the state this often anyway.
 SAFETY_RECHECK_SECONDS = 2.0
+VANISHED = "the task vanished from Redis while {} (Redis lost its data?): submit it again"
 
 
-def queue_for(kind: str) -> str:
-    return LONG_QUEUE if kind in LONG_JOBS else SHORT_QUEUE
-
-
-def arq_redis(url: str) -> ArqRedis:
+def arq_redis(url: str, names: RedisNames) -> ArqRedis:
     """An arq client that fails fast when Redis is down (no connect retries)."""
     pool = ConnectionPool.from_url(url, socket_connect_timeout=1.0, socket_timeout=5.0)
     return ArqRedis(
         connection_pool=pool,
         job_serializer=dumps,
         job_deserializer=loads,
-        default_queue_name=SHORT_QUEUE,
+        default_queue_name=names.short_queue,
     )
 
 
@@ -56,10 +54,12 @@ class TaskClient:
         redis: ArqRedis,
         hub: TaskEventHub,
         *,
+        names: RedisNames,
         on_enqueue: Callable[[str], None] | None = None,
     ) -> None:
         self.redis = redis
         self.hub = hub
+        self.names = names  # the namespace's queues, wake channels and keys
         self.on_enqueue = on_enqueue  # told each job kind enqueued (the API's metrics)
 
     async def enqueue(self, kind: str, **kwargs: Any) -> TaskState:
@@ -87,7 +87,7 @@ class TaskClient:
                 yield state
 
     async def _push(self, task: TaskState) -> None:
-        queue = queue_for(task.kind)
+        queue = self.names.queue_for(task.kind)
         assert task.enqueued_at is not None
         enqueued_ms = int(task.enqueued_at.timestamp() * 1000)
         job = serialize_job(task.kind, (), task.kwargs, None, enqueued_ms, serializer=dumps)
@@ -95,7 +95,7 @@ class TaskClient:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.psetex(job_key_prefix + task.id, expires_extra_ms, job)
                 pipe.zadd(queue, {task.id: enqueued_ms})
-                pipe.publish(WAKE_CHANNEL_PREFIX + queue, b"1")
+                pipe.publish(self.names.wake_channel(queue), b"1")
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             raise QueueUnavailable(str(exc)) from exc
@@ -104,7 +104,7 @@ class TaskClient:
 
     async def state(self, job_id: str) -> TaskState:
         try:
-            return await read_state(self.redis, job_id)
+            return await read_state(self.redis, job_id, self.names)
         except (RedisError, OSError) as exc:
             raise QueueUnavailable(str(exc)) from exc
 
@@ -125,10 +125,26 @@ class TaskClient:
             if remaining <= 0:
                 return
             await _wait(waiter.changed, min(remaining, SAFETY_RECHECK_SECONDS))
-            new = state.apply(waiter.take()) or await self.state(state.id)
+            new = state.apply(waiter.take()) or await self._reread(state)
+            if new is None:
+                continue  # Redis is away: ride it out (its return wakes every waiter)
             if new.status != state.status:
                 yield new
             state = new
+
+    async def _reread(self, state: TaskState) -> TaskState | None:
+        """A followed task read again; None while Redis cannot be reached.
+
+        A task that was there and is no more (Redis restarted without its data)
+        is NOT_FOUND with what was known of it and why.
+        """
+        try:
+            new = await self.state(state.id)
+        except QueueUnavailable:
+            return None
+        if new.status is TaskStatus.NOT_FOUND:
+            return replace(state, status=TaskStatus.NOT_FOUND, error=VANISHED.format(state.status))
+        return new
 
     async def submit_and_wait(self, kind: str, *, within: float, **kwargs: Any) -> TaskState:
         """Enqueue `kind`; its terminal state, or the state as it stands after `within` s."""
@@ -150,7 +166,7 @@ class TaskClient:
         now_ms = int(time.time() * 1000)
         try:
             counts: dict[str, dict[str, int]] = {}
-            for queue in (SHORT_QUEUE, LONG_QUEUE):
+            for queue in self.names.queues.values():
                 due = await self.redis.zrangebyscore(queue, "-inf", now_ms)
                 scheduled = await self.redis.zcount(queue, f"({now_ms}", "+inf")
                 running = await self._count_in_progress(due)
@@ -165,7 +181,7 @@ class TaskClient:
 
     async def workers(self) -> list[WorkerInfo]:
         try:
-            return await list_workers(self.redis, now=datetime.now(UTC))
+            return await list_workers(self.redis, self.names, now=datetime.now(UTC))
         except (RedisError, OSError) as exc:
             raise QueueUnavailable(str(exc)) from exc
 

@@ -1,18 +1,70 @@
-"""Every Redis key, channel and queue name the jobs side uses, in one place."""
+"""Every Redis key, channel and queue name the jobs side uses, in one place.
+
+Each name we choose carries a namespace (`RedisNames`, built from
+`Settings.redis_names`): pub/sub channels are global to a Redis server, not
+per database, so two stacks on different databases of one Redis (or on one
+database) are kept apart only by their names. arq's own keys (`arq:job:`,
+`arq:result:`, `arq:in-progress:`, `arq:retry:`) carry no namespace; they are
+per database like every key, and keyed by job ids that are fresh uuid4s.
+"""
 
 from __future__ import annotations
 
-SHORT_QUEUE = "matchgraph:queue:short"  # predictions, model info: seconds at most
-LONG_QUEUE = "matchgraph:queue:long"  # batch inference, ingestion: minutes
-QUEUES = {"short": SHORT_QUEUE, "long": LONG_QUEUE}
+from dataclasses import dataclass
 
+DEFAULT_NAMESPACE = "matchgraph"
+# No SCAN glob characters (`*?[]\`) or blanks: the heartbeat prefix is scanned literally.
+NAMESPACE_PATTERN = r"^[A-Za-z0-9_.\-]+(:[A-Za-z0-9_.\-]+)*$"
+
+QUEUE_KINDS = ("short", "long")  # short: predictions, model info (seconds); long: minutes
 SHORT_JOBS = frozenset({"predict_match", "predict_features", "model_info"})
 LONG_JOBS = frozenset({"batch_inference", "ingest_livescores", "ingest_fonbet_odds"})
 
-TASK_EVENTS_CHANNEL = "matchgraph:task-events"  # one channel, the job id is in the message
-WAKE_CHANNEL_PREFIX = "matchgraph:wake:"  # + queue name: "a job was enqueued"
-TASK_STARTED_PREFIX = "matchgraph:task-started:"  # + job id: start time in ms
-WORKER_HEALTH_PREFIX = "matchgraph:worker:"  # + queue + ":" + worker name
-
 RESULT_TTL_SECONDS = 3600
 WORKER_HEALTH_INTERVAL_SECONDS = 5
+
+
+def default_namespace(db: int) -> str:
+    """`matchgraph` on database 0, `matchgraph:db<N>` on database N."""
+    return DEFAULT_NAMESPACE if db == 0 else f"{DEFAULT_NAMESPACE}:db{db}"
+
+
+@dataclass(frozen=True)
+class RedisNames:
+    """The queues, channels and keys of one namespace (`matchgraph` gives the historic names)."""
+
+    namespace: str = DEFAULT_NAMESPACE
+
+    @property
+    def short_queue(self) -> str:
+        return f"{self.namespace}:queue:short"
+
+    @property
+    def long_queue(self) -> str:
+        return f"{self.namespace}:queue:long"
+
+    @property
+    def queues(self) -> dict[str, str]:
+        """Queue name by kind (`short`, `long`)."""
+        return {"short": self.short_queue, "long": self.long_queue}
+
+    def queue_for(self, job: str) -> str:
+        return self.long_queue if job in LONG_JOBS else self.short_queue
+
+    @property
+    def task_events_channel(self) -> str:
+        """One channel for every task's state changes; the job id is in the message."""
+        return f"{self.namespace}:task-events"
+
+    def wake_channel(self, queue: str) -> str:
+        """Published with each enqueue on `queue` (a full queue name): "a job was enqueued"."""
+        return f"{self.namespace}:wake:{queue}"
+
+    def task_started_key(self, job_id: str) -> str:
+        """A job's start time in ms."""
+        return f"{self.namespace}:task-started:{job_id}"
+
+    @property
+    def worker_health_prefix(self) -> str:
+        """+ queue + ":" + worker name: each worker's heartbeat."""
+        return f"{self.namespace}:worker:"

@@ -22,8 +22,6 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from jobs.constants import TASK_EVENTS_CHANNEL
-
 log = logging.getLogger(__name__)
 
 
@@ -38,8 +36,8 @@ def event_message(job_id: str, status: str, *, started_ms: int | None = None) ->
     return orjson.dumps(event)
 
 
-async def publish(redis: Redis, job_id: str, status: str) -> None:
-    await redis.publish(TASK_EVENTS_CHANNEL, event_message(job_id, status))
+async def publish(redis: Redis, channel: str, job_id: str, status: str) -> None:
+    await redis.publish(channel, event_message(job_id, status))
 
 
 @dataclass(eq=False)  # compared and hashed by identity: a hub keeps sets of them
@@ -61,10 +59,14 @@ class Waiter:
 
 
 class TaskEventHub:
-    """One pub/sub subscription per process, fanned out to per-job waiters."""
+    """One pub/sub subscription per process (to `channel`, the namespace's task-events
+    channel), fanned out to per-job waiters."""
 
-    def __init__(self, redis_factory: Callable[[], Redis], *, retry_seconds: float = 1.0) -> None:
+    def __init__(
+        self, redis_factory: Callable[[], Redis], channel: str, *, retry_seconds: float = 1.0
+    ) -> None:
         self._redis_factory = redis_factory
+        self.channel = channel
         self._retry_seconds = retry_seconds
         self._waiters: dict[str, set[Waiter]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
@@ -109,7 +111,7 @@ class TaskEventHub:
             redis = self._redis_factory()
             try:
                 async with redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(TASK_EVENTS_CHANNEL)
+                    await pubsub.subscribe(self.channel)
                     self.connected.set()
                     self._wake_everyone()  # we may have missed events while away
                     async for message in pubsub.listen():

@@ -10,7 +10,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 
-from jobs.constants import TASK_STARTED_PREFIX
+from jobs.constants import RedisNames
 from jobs.serializer import loads
 
 
@@ -23,6 +23,10 @@ class TaskStatus(StrEnum):
 
 
 TERMINAL = frozenset({TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.NOT_FOUND})
+UNKNOWN = (
+    "no such task: never submitted, its result expired (kept an hour), "
+    "or Redis lost it (restarted without its data)"
+)
 
 
 @dataclass(frozen=True)
@@ -56,18 +60,19 @@ class TaskState:
         return replace(self, status=TaskStatus.IN_PROGRESS, started_at=_ms(news["started"]))
 
 
-async def read_state(redis: ArqRedis, job_id: str) -> TaskState:
-    """The task's state from arq's result, in-progress and job keys (one round trip)."""
+async def read_state(redis: ArqRedis, job_id: str, names: RedisNames) -> TaskState:
+    """The task's state from arq's result, in-progress and job keys and the namespace's
+    start key (one round trip)."""
     async with redis.pipeline(transaction=False) as pipe:
         pipe.get(result_key_prefix + job_id)
         pipe.exists(in_progress_key_prefix + job_id)
         pipe.get(job_key_prefix + job_id)
-        pipe.get(TASK_STARTED_PREFIX + job_id)
+        pipe.get(names.task_started_key(job_id))
         result, in_progress, job, started = await pipe.execute()
     if result:
         return _finished(job_id, loads(result))
     if not job:
-        return TaskState(id=job_id, kind="unknown", status=TaskStatus.NOT_FOUND)
+        return TaskState(id=job_id, kind="unknown", status=TaskStatus.NOT_FOUND, error=UNKNOWN)
     definition = loads(job)
     return TaskState(
         id=job_id,

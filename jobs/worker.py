@@ -20,6 +20,7 @@ from typing import Any
 
 from arq import func
 from arq.connections import RedisSettings
+from arq.constants import in_progress_key_prefix
 from arq.worker import Function, Worker
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -29,15 +30,7 @@ from graph.sources.livescores import open_live_scores
 from jobs import events
 from jobs.batch import batch_inference
 from jobs.client import arq_redis, pubsub_redis
-from jobs.constants import (
-    QUEUES,
-    RESULT_TTL_SECONDS,
-    SHORT_QUEUE,
-    TASK_EVENTS_CHANNEL,
-    TASK_STARTED_PREFIX,
-    WAKE_CHANNEL_PREFIX,
-    WORKER_HEALTH_INTERVAL_SECONDS,
-)
+from jobs.constants import RESULT_TTL_SECONDS, WORKER_HEALTH_INTERVAL_SECONDS, RedisNames
 from jobs.ingest import ingest_fonbet_odds, ingest_livescores
 from jobs.predict import model_info, predict_features, predict_match
 from jobs.registry import quiet_feature_name_warning
@@ -50,15 +43,80 @@ log = logging.getLogger(__name__)
 JobFunction = Callable[..., Coroutine[Any, Any, Any]]
 
 
+# What a Redis that went away raises: connection refused/reset, timeouts, a server still
+# loading its data, or refusing writes. None of it may end the worker.
+REDIS_DOWN: tuple[type[BaseException], ...] = (RedisError, OSError)
+RECONNECT_FIRST_SECONDS = 0.1  # first pause after losing Redis, doubled per failed attempt...
+RECONNECT_MAX_SECONDS = 5.0  # ...up to this
+# A worker that stops heartbeating stays listed (alive: false) this long, so `workers`
+# shows that one died instead of going silent; its heartbeat's age, not the key, says alive.
+DEAD_WORKER_LISTED_SECONDS = 600
+
+
+class RedisLink:
+    """The worker process's view of Redis, shared by every queue's loop and wake-up listener.
+
+    Each part that fails says so; the log gets one line when the first part loses
+    Redis and one when the last part has it back, not a line per retry.
+    """
+
+    def __init__(self) -> None:
+        self._down: set[str] = set()
+        self._lost_at = 0.0
+        self._progress = asyncio.Event()
+
+    def lost(self, part: str, exc: BaseException) -> None:
+        if not self._down:
+            self._lost_at = time.monotonic()
+            log.warning(
+                "Redis lost (%s: %s): no jobs taken and no heartbeats until it is back; "
+                "reconnecting every %.1f-%.0f s",
+                part,
+                _describe(exc),
+                RECONNECT_FIRST_SECONDS,
+                RECONNECT_MAX_SECONDS,
+            )
+        self._down.add(part)
+
+    def back(self, part: str) -> None:
+        if part not in self._down:
+            return
+        self._down.discard(part)
+        self._progress.set()  # the others retry now instead of at the end of their pause
+        self._progress = asyncio.Event()
+        if not self._down:
+            log.info(
+                "Redis is back after %.1f s: taking jobs and heartbeating again",
+                time.monotonic() - self._lost_at,
+            )
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when another part reached Redis meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._progress.wait(), seconds)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 class PushWorker(Worker):
-    """An arq Worker woken by pub/sub when work arrives; polls only every `idle_poll`."""
+    """An arq Worker woken by pub/sub when work arrives; polls only every `idle_poll`.
+
+    It outlives Redis: arq's loop lets a lost connection escape (and the process
+    exit); here any Redis failure pauses the loop, which reconnects with a capped
+    backoff and goes on (`main`). A job cut off by the outage does not crash the
+    worker either (`run_job`): it is queued again as soon as Redis is back.
+    """
 
     def __init__(
         self,
         *,
         idle_poll: float,
         wake_redis: Redis,
+        wake_channel: str,
         prediction_counts: Callable[[], tuple[int, int]] | None = None,
+        link: RedisLink | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poll_delay=0, **kwargs)
@@ -66,28 +124,130 @@ class PushWorker(Worker):
         self._prediction_counts = prediction_counts
         self._wake = asyncio.Event()
         self._wake_redis = wake_redis
+        self._wake_channel = wake_channel
         self._listener: asyncio.Task[None] | None = None
+        self.link = link or RedisLink()
+        self._part = f"queue {self.queue_name}"
+        # jobs whose run Redis cut off: job id -> when we marked them in progress
+        self._interrupted: dict[str, float] = {}
+
+    async def main(self) -> None:
+        """arq's run loop (`Worker.main`), with every Redis failure waited out.
+
+        A failed iteration marks this queue's part of the link down; while down,
+        each turn first pings Redis (pausing 0.1 s, doubling to 5 s, between tries),
+        then heartbeats at once. Jobs an outage cut off are requeued first thing.
+        """
+        log.info("worker on %s: %s", self.queue_name, ", ".join(self.functions))
+        self.ctx["redis"] = self.pool
+        if self.on_startup:
+            await self.on_startup(self.ctx)
+        self._listener = asyncio.create_task(self._listen(), name=f"wake:{self.queue_name}")
+        down, pause = False, RECONNECT_FIRST_SECONDS
+        while True:
+            try:
+                if down:
+                    await self.pool.ping()
+                    self._last_health_check = 0  # the heartbeat lapsed: write it now
+                    down, pause = False, RECONNECT_FIRST_SECONDS
+                    self.link.back(self._part)
+                if self._interrupted:
+                    await self._requeue_interrupted()
+                await self._poll_iteration()
+                if self.burst and await self._burst_done():
+                    return
+            except REDIS_DOWN as exc:
+                if not down:
+                    down = True
+                    self.link.lost(self._part, exc)
+                else:
+                    pause = min(pause * 2, RECONNECT_MAX_SECONDS)
+                await self.link.pause(pause)
+
+    async def _burst_done(self) -> bool:
+        """arq's burst exit: the job budget is spent or the queue is empty (then wait)."""
+        if 0 <= self.max_burst_jobs <= self._jobs_started() or not await self.pool.zcard(
+            self.queue_name
+        ):
+            await asyncio.gather(*self.tasks.values())
+            return True
+        return False
 
     async def _poll_iteration(self) -> None:
-        if self._listener is None:
-            self._listener = asyncio.create_task(self._listen(), name=f"wake:{self.queue_name}")
         self._wake.clear()  # before polling: a wake-up during the poll is not lost
         await super()._poll_iteration()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self.idle_poll)
 
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        """arq's `start_jobs`, one id at a time, giving back the slot a Redis failure leaks.
+
+        arq takes a slot (semaphore and job counter) before marking the job in
+        progress and frees it only when the job's task ends: if marking fails, no
+        task exists and the slot would be lost for good, one per outage.
+        """
+        for job_id in job_ids:
+            previous = self.tasks.get(job_id.decode())
+            try:
+                await super().start_jobs([job_id])
+            except REDIS_DOWN:
+                if self.tasks.get(job_id.decode()) is previous:  # taken, never started
+                    self._release_sem_dec_counter_on_complete()
+                raise
+            if self.job_counter >= self.max_jobs:
+                return
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        """arq's `run_job`; when Redis goes away mid-job the job is requeued, not raised.
+
+        arq raises from its bookkeeping (reading the job, our start event, storing
+        the result), which would end the loop. The job's in-progress mark would then
+        hold it back until it expires (the longest timeout + 10 s): once Redis is
+        back, `_requeue_interrupted` lifts the mark so that any worker runs it again.
+        """
+        marked = time.monotonic()  # start_jobs marked it in progress just before this task
+        try:
+            await super().run_job(job_id, score)
+        except REDIS_DOWN as exc:
+            self._interrupted[job_id] = marked
+            log.info(
+                "job %s cut off by Redis (%s): it runs again when Redis returns",
+                job_id,
+                _describe(exc),
+            )
+
+    async def _requeue_interrupted(self) -> None:
+        interrupted, self._interrupted = self._interrupted, {}
+        # Only marks that are still ours: an expired one may since be another worker's.
+        horizon = time.monotonic() - self.in_progress_timeout_s + 1
+        ours = [job_id for job_id, marked in interrupted.items() if marked > horizon]
+        if not ours:
+            return
+        try:
+            await self.pool.delete(*(in_progress_key_prefix + job_id for job_id in ours))
+        except REDIS_DOWN:
+            self._interrupted.update(interrupted)
+            raise
+        log.info("%d job(s) cut off by the outage queued again", len(ours))
+        self._wake.set()
+
     async def _listen(self) -> None:
-        channel = WAKE_CHANNEL_PREFIX + (self.queue_name or "")
+        """Wake-ups for this queue, re-subscribed after a lost connection (polling meanwhile)."""
+        part, pause = f"wake-ups {self._wake_channel}", RECONNECT_FIRST_SECONDS
         while True:
             try:
                 async with self._wake_redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(channel)
+                    await pubsub.subscribe(self._wake_channel)
+                    self.link.back(part)
+                    pause = RECONNECT_FIRST_SECONDS
+                    self._wake.set()  # jobs may have been enqueued while we were away
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             self._wake.set()
-            except (RedisError, OSError) as exc:
-                log.warning("wake-ups on %s lost (%s); polling meanwhile", channel, exc)
-                await asyncio.sleep(1)
+            except REDIS_DOWN as exc:
+                self.link.lost(part, exc)
+            await self.link.pause(pause)
+            pause = min(pause * 2, RECONNECT_MAX_SECONDS)
 
     def running_jobs(self) -> int:
         return sum(not t.done() for t in self.tasks.values())
@@ -101,7 +261,6 @@ class PushWorker(Worker):
         now = time.time()
         if now - self._last_health_check < self.health_check_interval:
             return
-        self._last_health_check = now
         predictions, model_calls = (
             self._prediction_counts() if self._prediction_counts else (None, None)
         )
@@ -114,25 +273,33 @@ class PushWorker(Worker):
             model_calls=model_calls,
             threads=self.ctx["resources"].threads,
         )
-        ttl_ms = int((self.health_check_interval * 2 + 1) * 1000)
-        await self.pool.psetex(self.health_check_key, ttl_ms, payload)
+        await self.pool.psetex(self.health_check_key, DEAD_WORKER_LISTED_SECONDS * 1000, payload)
+        self._last_health_check = now  # only once written: a failed beat is retried
 
     async def close(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
-        await super().close()
+        try:
+            await super().close()
+        except REDIS_DOWN as exc:  # stopping while Redis is away: the heartbeat just ages
+            log.warning("%s stopped without Redis (%s)", self.queue_name, _describe(exc))
+            if self._pool is not None:
+                await self._pool.aclose(close_connection_pool=True)
+                self._pool = None
+        await self._wake_redis.aclose()
 
 
 async def _on_job_start(ctx: dict[str, Any]) -> None:
     redis = ctx["redis"]
     job_id = ctx["job_id"]
+    names: RedisNames = ctx["names"]
     started_ms = int(time.time() * 1000)
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.set(TASK_STARTED_PREFIX + job_id, started_ms, ex=RESULT_TTL_SECONDS)
+        pipe.set(names.task_started_key(job_id), started_ms, ex=RESULT_TTL_SECONDS)
         message = events.event_message(job_id, events.STARTED, started_ms=started_ms)
-        pipe.publish(TASK_EVENTS_CHANNEL, message)
+        pipe.publish(names.task_events_channel, message)
         await pipe.execute()
     delay = ctx["resources"].settings.job_delay_seconds
     if delay:  # failure drills only: keeps a job in progress long enough to kill its worker
@@ -140,11 +307,12 @@ async def _on_job_start(ctx: dict[str, Any]) -> None:
 
 
 async def _after_job_end(ctx: dict[str, Any]) -> None:
-    await events.publish(ctx["redis"], ctx["job_id"], events.ENDED)
+    channel = ctx["names"].task_events_channel
+    await events.publish(ctx["redis"], channel, ctx["job_id"], events.ENDED)
 
 
 def _functions(queue: str, settings: Settings) -> list[Function]:
-    if queue == SHORT_QUEUE:
+    if queue == settings.redis_names.short_queue:
         base: list[JobFunction] = [predict_match, predict_features, model_info]
         timeout = settings.short_job_timeout
     else:
@@ -154,27 +322,35 @@ def _functions(queue: str, settings: Settings) -> list[Function]:
 
 
 def build_worker(
-    queue: str, settings: Settings, resources: WorkerResources, *, burst: bool = False
+    queue: str,
+    settings: Settings,
+    resources: WorkerResources,
+    *,
+    burst: bool = False,
+    link: RedisLink | None = None,
 ) -> PushWorker:
     name = f"{socket.gethostname()}-{os.getpid()}"
-    live = queue == SHORT_QUEUE  # live predictions: counted, and batched while it is busy
+    names = settings.redis_names
+    live = queue == names.short_queue  # live predictions: counted, and batched while it is busy
     worker = PushWorker(
         functions=_functions(queue, settings),
         queue_name=queue,
-        redis_pool=arq_redis(settings.redis_url),
+        redis_pool=arq_redis(settings.redis_url, names),
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         wake_redis=pubsub_redis(settings.redis_url),
+        wake_channel=names.wake_channel(queue),
         idle_poll=settings.worker_idle_poll,
         prediction_counts=resources.prediction_counts if live else None,
+        link=link,
         burst=burst,
         handle_signals=False,
-        ctx={"resources": resources},
+        ctx={"resources": resources, "names": names},
         on_job_start=_on_job_start,
         after_job_end=_after_job_end,
         keep_result=RESULT_TTL_SECONDS,
         max_jobs=settings.worker_max_jobs,
         health_check_interval=WORKER_HEALTH_INTERVAL_SECONDS,
-        health_check_key=health_key(queue, name),
+        health_check_key=health_key(names, queue, name),
         job_serializer=dumps,
         job_deserializer=loads,
     )
@@ -201,7 +377,12 @@ async def run_workers(settings: Settings, queues: list[str], *, burst: bool = Fa
     await resources.sources.refresh()  # the first job must not pay for loading features
     async with open_live_scores(settings) as livescores:
         resources.livescores = livescores
-        workers = [build_worker(QUEUES[q], settings, resources, burst=burst) for q in queues]
+        queue_names = settings.redis_names.queues
+        link = RedisLink()  # one view of Redis for the process: one log line per outage
+        workers = [
+            build_worker(queue_names[q], settings, resources, burst=burst, link=link)
+            for q in queues
+        ]
         runs = [asyncio.create_task(w.async_run()) for w in workers]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

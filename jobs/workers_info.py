@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 from redis.asyncio import Redis
 
-from jobs.constants import WORKER_HEALTH_INTERVAL_SECONDS, WORKER_HEALTH_PREFIX
+from jobs.constants import WORKER_HEALTH_INTERVAL_SECONDS, RedisNames
 from jobs.threads import ModelThreads
 
 
@@ -27,21 +27,27 @@ class WorkerInfo:
     batch_threads: int | None = None
 
 
-def health_key(queue: str, worker_name: str) -> str:
-    return f"{WORKER_HEALTH_PREFIX}{queue}:{worker_name}"
+def health_key(names: RedisNames, queue: str, worker_name: str) -> str:
+    return f"{names.worker_health_prefix}{queue}:{worker_name}"
 
 
-async def list_workers(redis: Redis, *, now: datetime) -> list[WorkerInfo]:
-    keys = [key async for key in redis.scan_iter(match=f"{WORKER_HEALTH_PREFIX}*", count=500)]
+async def list_workers(redis: Redis, names: RedisNames, *, now: datetime) -> list[WorkerInfo]:
+    """The heartbeats of `names`' namespace (a namespace has no glob characters)."""
+    prefix = names.worker_health_prefix
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=500)]
     values = await redis.mget(keys) if keys else []
-    workers = [_parse(key.decode(), value, now) for key, value in zip(keys, values, strict=True)]
+    workers = [
+        _parse(key.decode().removeprefix(prefix), value, now)
+        for key, value in zip(keys, values, strict=True)
+    ]
     return sorted((w for w in workers if w is not None), key=lambda w: (w.queue, w.name))
 
 
 def _parse(key: str, value: bytes | None, now: datetime) -> WorkerInfo | None:
+    """`key` without the heartbeat prefix: queue + ":" + worker name."""
     if value is None:
         return None
-    queue, _, name = key.removeprefix(WORKER_HEALTH_PREFIX).rpartition(":")
+    queue, _, name = key.rpartition(":")
     try:
         data = orjson.loads(value)
         beat = datetime.fromisoformat(data["at"])

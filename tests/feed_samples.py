@@ -1,20 +1,15 @@
-"""Where the real feed samples are (../shared/fixtures/feeds, see SOURCES.md there)."""
+"""The real feed samples, kept in the repository (tests/fixtures/feeds, see SOURCES.md there)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-FEEDS = Path(
-    os.environ.get(
-        "MATCHGRAPH_FEED_SAMPLES", Path(__file__).resolve().parents[2] / "shared/fixtures/feeds"
-    )
-)
+FEEDS = Path(__file__).resolve().parent / "fixtures" / "feeds"
 WHOSCORED = FEEDS / "whoscored_livescores_sample.json"
 FONBET = FEEDS / "fonbet_events_sample.json"
 

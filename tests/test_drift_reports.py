@@ -196,7 +196,9 @@ async def test_invalid_latest_json_keeps_the_last_good_drift(
 
     await _eventually(fixed)
     ready = await _ready(api)
-    assert _drift_source(ready)["error"] is None and ready.json()["degraded"] == []
+    assert _drift_source(ready)["error"] is None
+    # no worker serves this API: only that may be listed
+    assert all(d.startswith("workers:") for d in ready.json()["degraded"])
 
 
 async def test_drift_is_cached_with_the_data_version(serve: ServeFactory, tmp_path: Path) -> None:

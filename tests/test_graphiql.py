@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,17 +26,21 @@ from api.graphiql import (
     GRAPHIQL_CSP,
     GRAPHIQL_STATIC_DIR,
     GRAPHIQL_STATIC_PATH,
+    STARTER_QUERY,
     cdn_assets,
     graphiql_html,
     graphiql_response,
     graphiql_static_app,
     local_assets,
     upstream_html,
+    with_starter_query,
 )
 
 _TAG = re.compile(r"""<(?:script|link)\b(?:[^>"']|"[^"]*"|'[^']*')*>""")
 _URL_ATTR = re.compile(r'\b(?:src|href)="([^"]+)"')
 _INTEGRITY = re.compile(r'\bintegrity="sha384-([^"]+)"')
+_EXAMPLE = re.compile(r"const EXAMPLE_QUERY = `(.*?)`;", re.DOTALL)
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 class _InlineScripts(HTMLParser):
@@ -71,10 +76,39 @@ def test_page_loads_nothing_from_other_hosts() -> None:
     assert "crossorigin" not in html
 
 
-def test_only_asset_tags_change() -> None:
+def test_only_asset_tags_and_the_starter_query_change() -> None:
     upstream, ours = upstream_html(), graphiql_html()
-    assert _TAG.sub("<tag>", upstream) == _TAG.sub("<tag>", ours)
+    starter = with_starter_query(upstream)
+    assert _TAG.sub("<tag>", starter) == _TAG.sub("<tag>", ours)
+    assert _EXAMPLE.sub("<example>", upstream) == _EXAMPLE.sub("<example>", starter)
     assert len(local_assets(ours)) == len(cdn_assets(upstream)) == 7
+
+
+def _example(html: str) -> str:
+    found = _EXAMPLE.search(html)
+    assert found is not None
+    return found[1]
+
+
+def test_the_editor_opens_on_the_readme_first_query() -> None:
+    assert "Welcome to GraphiQL" in _example(upstream_html())
+    assert _example(graphiql_html()) == STARTER_QUERY
+    first = re.search(r"## A first query.*?```graphql\n(.*?)```", README.read_text(), re.DOTALL)
+    assert first is not None
+    assert first[1] in STARTER_QUERY  # verbatim: README and IDE show the same query
+    query = "\n".join(line for line in STARTER_QUERY.splitlines() if not line.startswith("#"))
+    assert query.strip() == first[1].strip()
+
+
+def test_the_starter_query_tells_where_the_api_key_goes() -> None:
+    comments = [line for line in STARTER_QUERY.splitlines() if line.startswith("#")]
+    assert '#   {"X-API-Key": "..."}' in comments
+    assert any("Headers pane" in line for line in comments)
+
+
+def test_the_starter_query_is_safe_in_a_template_literal() -> None:
+    for unsafe in ("`", "${", "\\", "</"):
+        assert unsafe not in STARTER_QUERY, unsafe
 
 
 def test_every_referenced_asset_is_vendored() -> None:

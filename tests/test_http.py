@@ -35,7 +35,10 @@ async def test_root_and_health(api: LiveServer) -> None:
         root = (await client.get("/")).json()
         health = (await client.get("/health")).json()
     assert root["links"]["graphql"] == "/graphql"
-    assert health["status"] == "ok" and health["pid"] == os.getpid()
+    # No worker serves this API's queues: that, and only that, may be degraded.
+    assert all(part.startswith("workers: no live worker") for part in health["degraded"])
+    assert health["status"] == ("degraded" if health["degraded"] else "ok")
+    assert health["pid"] == os.getpid()
     assert health["memoryMb"] > 10 and health["version"]
 
 
@@ -185,3 +188,116 @@ def test_production_refuses_to_run_open() -> None:
     with pytest.raises(ValidationError, match="placeholder"):
         Settings(env="production", header_token="changeme")
     assert Settings(env="production", header_token=KEY).auth_enabled
+
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+async def test_graphql_response_media_type_is_negotiated(
+    serve: ServeFactory, small_dir: Path
+) -> None:
+    api = serve(data_dir=small_dir)
+    query = {"query": "{ matches(first: 1) { totalCount } }"}
+    async with api.client() as client:
+        preferred = f"{GRAPHQL_RESPONSE}, application/json;q=0.9"
+        first = await client.post("/graphql", json=query, headers={"Accept": preferred})
+        hit = await client.post("/graphql", json=query, headers={"Accept": GRAPHQL_RESPONSE})
+        plain = await client.post("/graphql", json=query, headers={"Accept": "application/json"})
+        anything = await client.post("/graphql", json=query, headers={"Accept": "*/*"})
+    assert first.status_code == 200 and first.headers["x-matchgraph-cache"] == "miss"
+    assert first.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    assert hit.headers["x-matchgraph-cache"] == "hit" and hit.content == first.content
+    assert hit.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    for response in (plain, anything):
+        assert response.headers["x-matchgraph-cache"] == "hit"
+        assert response.headers["content-type"] == "application/json"
+    assert first.json()["data"]["matches"]["totalCount"] == 6000
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ({"query": "{"}, "GRAPHQL_PARSE_FAILED"),
+        ({"query": "{ nope }"}, "GRAPHQL_VALIDATION_FAILED"),
+        ({"query": "query($f: Int!) { matches(first: $f) { totalCount } }"}, "BAD_USER_INPUT"),
+        (
+            {
+                "query": "query($f: Int!) { matches(first: $f) { totalCount } }",
+                "variables": {"f": "x"},
+            },
+            "BAD_USER_INPUT",
+        ),
+    ],
+)
+async def test_request_errors_are_400_without_data_for_graphql_response_json(
+    api: LiveServer, payload: dict[str, object], code: str
+) -> None:
+    async with api.client() as client:
+        strict = await client.post("/graphql", json=payload, headers={"Accept": GRAPHQL_RESPONSE})
+        legacy = await client.post("/graphql", json=payload, headers={"Accept": "application/json"})
+    assert strict.status_code == 400 and strict.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    assert "data" not in strict.json()
+    assert strict.json()["errors"][0]["extensions"]["code"] == code
+    # application/json keeps answering 200 with `data: null`, as the spec asks
+    assert legacy.status_code == 200 and legacy.json()["data"] is None
+    assert legacy.json()["errors"][0]["extensions"]["code"] == code
+
+
+WRONG_TYPES = [{"obj": "ect"}, "string", 0, False, ["array"]]
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [("operationName", v) for v in WRONG_TYPES if not isinstance(v, str)]
+    + [(p, v) for p in ("variables", "extensions") for v in WRONG_TYPES if not isinstance(v, dict)],
+)
+async def test_parameters_of_the_wrong_json_type_are_400(
+    api: LiveServer, parameter: str, value: object
+) -> None:
+    query = "{ matches(first: 1) { totalCount } }"
+    async with api.client() as client:
+        fine = await client.post("/graphql", json={"query": query})  # cached from here on
+        wrong = await client.post("/graphql", json={"query": query, parameter: value})
+    assert fine.status_code == 200
+    assert wrong.status_code == 400, wrong.text
+    assert wrong.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert parameter in wrong.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("body", [b"null", b"1", b"true", b'"x"', b"[]", b"{", b""])
+async def test_a_body_that_is_not_a_json_object_is_400(api: LiveServer, body: bytes) -> None:
+    async with api.client() as client:
+        response = await client.post(
+            "/graphql", content=body, headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_subscriptions_over_http_point_to_the_websocket(api: LiveServer) -> None:
+    subscription = 'subscription { task(id: "x") { status } }'
+    named = 'query Q { __typename } subscription S { task(id: "x") { status } }'
+    async with api.client() as client:
+        answers = [
+            await client.post("/graphql", json={"query": subscription}),
+            await client.get("/graphql", params={"query": subscription}),
+            await client.post(
+                "/graphql",
+                json={"query": subscription},
+                headers={"Accept": GRAPHQL_RESPONSE},
+            ),
+            await client.post("/graphql", json={"query": named, "operationName": "S"}),
+        ]
+        query_in_same_document = await client.post(
+            "/graphql", json={"query": named, "operationName": "Q"}
+        )
+    for response in answers:
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert "data" not in body
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "WEBSOCKET_REQUIRED"
+        assert error["extensions"]["websocket"] == "/graphql"
+        assert "WebSocket" in error["message"] and "/graphql" in error["message"]
+    assert query_in_same_document.json()["data"] == {"__typename": "Query"}

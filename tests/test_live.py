@@ -174,7 +174,8 @@ async def test_queue_and_workers(live: LiveServer) -> None:
     data = await live.data("{ queue { queued inProgress scheduled } workers { name queue alive } }")
     assert data["queue"] == {"queued": 0, "inProgress": 0, "scheduled": 0}
     queues = {w["queue"] for w in data["workers"] if w["alive"]}
-    assert queues == {"matchgraph:queue:short", "matchgraph:queue:long"}
+    names = live.settings.redis_names  # this session's database: matchgraph:db<N>:queue:*
+    assert queues == {names.short_queue, names.long_queue}
 
 
 async def test_concurrent_predictions_are_counted_with_their_model_calls(
@@ -191,13 +192,13 @@ async def test_concurrent_predictions_are_counted_with_their_model_calls(
     deadline = time.monotonic() + 15  # the counters travel with the next heartbeat (5 s)
     while True:
         workers = {w["queue"]: w for w in (await live.data(query))["workers"] if w["alive"]}
-        short = workers["matchgraph:queue:short"]
+        short = workers[live.settings.redis_names.short_queue]
         if (short["livePredictions"] or 0) >= len(ids) or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.5)
     assert short["livePredictions"] >= len(ids)
     assert 1 <= short["modelCalls"] <= short["livePredictions"]
-    long = workers["matchgraph:queue:long"]
+    long = workers[live.settings.redis_names.long_queue]
     assert (long["livePredictions"], long["modelCalls"]) == (None, None)
 
 

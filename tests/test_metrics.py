@@ -33,12 +33,15 @@ from api import metrics
 from graph.health import VERSION
 from graph.settings import Settings
 from graph.sources.tables import DRIFT, ODDS, PREDICTIONS
-from jobs.constants import LONG_QUEUE, SHORT_QUEUE
 from jobs.workers_info import health_key, health_payload
 from tests import datasets
 from tests.fixtures.server import LiveServer, ServeFactory
 from tests.fixtures.worker import OwnRedis
 from tests.fixtures.ws import TRANSPORT_WS
+
+# Every Redis these tests use is on database 0: the names of that database's namespace.
+NAMES = Settings(redis_url="redis://127.0.0.1:6379/0").redis_names
+SHORT_QUEUE, LONG_QUEUE = NAMES.short_queue, NAMES.long_queue
 
 KEY = "s3cret-metrics-key"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -285,7 +288,7 @@ async def test_queue_depth_live_workers_and_enqueued_tasks_come_from_redis(
             LONG_QUEUE: health_payload(complete=0, failed=0, ongoing=0, queued=0),
         }
         for queue, beat in beats.items():
-            client.set(health_key(queue, "metrics-test"), beat, ex=60)
+            client.set(health_key(NAMES, queue, "metrics-test"), beat, ex=60)
     finally:
         client.close()
     samples = await scrape(api)

@@ -17,7 +17,7 @@ import jobs.client
 from api.task_queue import TaskQueue, open_task_queue
 from graph.settings import Settings
 from jobs import events
-from jobs.constants import SHORT_QUEUE, TASK_EVENTS_CHANNEL
+from jobs.constants import RedisNames
 from jobs.serializer import dumps
 from jobs.tasks import TaskState, TaskStatus, read_state
 from tests.fixtures.worker import OwnRedis
@@ -53,17 +53,17 @@ def count_reads(queue: TaskQueue, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return reads
 
 
-async def finish(control: Redis, task: TaskState, started_ms: int) -> None:
+async def finish(control: Redis, names: RedisNames, task: TaskState, started_ms: int) -> None:
     """What arq's worker writes when the job succeeds, then our worker's end event."""
     assert task.enqueued_at is not None
     record = serialize_result(
         task.kind, (), task.kwargs, 1, int(task.enqueued_at.timestamp() * 1000), True,
-        {"ok": True}, started_ms, started_ms + 5, task.kind, SHORT_QUEUE, task.id,
+        {"ok": True}, started_ms, started_ms + 5, task.kind, names.short_queue, task.id,
         serializer=dumps,
     )  # fmt: skip
     assert record is not None
     await control.set(result_key_prefix + task.id, record)
-    await control.publish(TASK_EVENTS_CHANNEL, events.event_message(task.id, events.ENDED))
+    await events.publish(control, names.task_events_channel, task.id, events.ENDED)
 
 
 async def test_a_submitted_task_is_read_back_only_when_it_ends(
@@ -76,17 +76,18 @@ async def test_a_submitted_task_is_read_back_only_when_it_ends(
     assert (submitted.status, submitted.kind, submitted.kwargs) == (
         TaskStatus.QUEUED, "predict_match", KWARGS
     )  # fmt: skip
-    assert await read_state(queue.client.redis, submitted.id) == submitted  # as arq stored it
+    names = queue.client.names
+    assert await read_state(queue.client.redis, submitted.id, names) == submitted  # as stored
 
     started_ms = int(time.time() * 1000)
     message = events.event_message(submitted.id, events.STARTED, started_ms=started_ms)
-    await control.publish(TASK_EVENTS_CHANNEL, message)
+    await control.publish(names.task_events_channel, message)
     started = await asyncio.wait_for(anext(states), 10)
     assert started.status is TaskStatus.IN_PROGRESS
     assert started.started_at == datetime.fromtimestamp(started_ms / 1000, tz=UTC)
     assert reads == []  # the event told it all
 
-    await finish(control, submitted, started_ms)
+    await finish(control, names, submitted, started_ms)
     done = await asyncio.wait_for(anext(states), 10)
     assert (done.status, done.result) == (TaskStatus.COMPLETE, {"ok": True})
     assert reads == [submitted.id]
@@ -105,8 +106,8 @@ async def test_an_end_that_overtakes_the_start_is_read_back(
 
     started_ms = int(time.time() * 1000)
     message = events.event_message(submitted.id, events.STARTED, started_ms=started_ms)
-    await control.publish(TASK_EVENTS_CHANNEL, message)
-    await finish(control, submitted, started_ms)  # both before the follower looks again
+    await control.publish(queue.client.names.task_events_channel, message)
+    await finish(control, queue.client.names, submitted, started_ms)  # both before it looks again
     statuses = [state.status async for state in follow]
     assert statuses[-1] is TaskStatus.COMPLETE
     assert statuses in ([TaskStatus.COMPLETE], [TaskStatus.IN_PROGRESS, TaskStatus.COMPLETE])

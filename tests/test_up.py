@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -14,6 +16,7 @@ import httpx
 import pytest
 import redis
 
+from graph.settings import Settings
 from tests.fixtures.server import LiveServer
 
 
@@ -38,8 +41,13 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(child) for child in path.read_text().split()]
+    """Children of every thread of `pid`: a child is listed under the thread that forked it
+    (`up` restarts its worker from a watcher thread)."""
+    children: list[int] = []
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+            children += [int(child) for child in path.read_text().split()]
+    return children
 
 
 def _gone(pid: int) -> bool:
@@ -72,6 +80,8 @@ async def test_up_generates_data_starts_redis_worker_and_api(
     children: list[int] = []
     try:
         _wait_ready(url, process, log)
+        said = f"Redis: started its own at {redis_url}, namespace matchgraph (stops with `up`)"
+        assert said in log.read_text(), log.read_text()[-3000:]
         api = LiveServer(url=url, settings=None, app=None)  # type: ignore[arg-type]
         page = await api.data(
             "{ matches(first: 1, futureOnly: true) { edges { node { matchId } } } }"
@@ -100,3 +110,67 @@ async def test_up_generates_data_starts_redis_worker_and_api(
         assert stopped, "the Redis that `up` started must stop with it"
     finally:
         client.close()
+
+
+def _worker_child(pid: int) -> int | None:
+    """The `matchgraph worker` process among `pid`'s children, if exactly one runs."""
+    found = []
+    for child in _children(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            continue
+        if b"worker" in command and not _gone(child):
+            found.append(child)
+    return found[0] if len(found) == 1 else None
+
+
+async def test_up_restarts_a_worker_that_dies(
+    tmp_path: Path, demo_dir: Path, demo_settings: Settings
+) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MATCHGRAPH_DATA_DIR": str(demo_dir),  # data and models exist: nothing to generate
+        "MLFLOW_TRACKING_URI": demo_settings.effective_mlflow_uri,
+        "MATCHGRAPH_REDIS_URL": f"redis://127.0.0.1:{_free_port()}/0",
+        "MATCHGRAPH_PORT": str(port),
+    }
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "up"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    api = LiveServer(url=url, settings=None, app=None)  # type: ignore[arg-type]
+    predict = "mutation($m: Int!) { predictMatch(matchId: $m, wait: true) { status } }"
+    children: list[int] = []
+    try:
+        _wait_ready(url, process, log)
+        page = await api.data(
+            "{ matches(first: 1, futureOnly: true) { edges { node { matchId } } } }"
+        )
+        match_id = page["matches"]["edges"][0]["node"]["matchId"]
+        first = _worker_child(process.pid)
+        assert first is not None, _children(process.pid)
+        os.kill(first, signal.SIGKILL)
+
+        deadline = time.monotonic() + 60
+        while (second := _worker_child(process.pid)) in (None, first):
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            await asyncio.sleep(0.2)
+        deadline = time.monotonic() + 120  # the new worker loads its models first
+        while (await api.data(predict, {"m": match_id}))["predictMatch"]["status"] != "COMPLETE":
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+        text = log.read_text()
+        assert f"worker (pid {first}) was killed by SIGKILL" in text, text[-3000:]
+        assert f"worker restarted (pid {second})" in text, text[-3000:]
+        children = _children(process.pid)
+        assert second in children and len(children) == 2, children  # Redis and the new worker
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while not all(_gone(child) for child in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert all(_gone(child) for child in children), "`up` must stop what it (re)started"

@@ -26,9 +26,11 @@ from typing import Any
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker
 
-from jobs.constants import SHORT_QUEUE
+from jobs.constants import RedisNames
 from jobs.serializer import dumps, loads
 
+# The baseline runs alone on its own database: it keeps our default namespace's queue name.
+SHORT_QUEUE = RedisNames().short_queue
 HEALTH_KEY = SHORT_QUEUE + ":health-check"  # arq's default health-check key for the queue
 STAGE = "champion"
 

@@ -51,7 +51,6 @@ from bench.stats import percentile, ratio
 from bench.systems import HOST, BenchError, Server, Servers, System, free_port, ours
 from graph.settings import Settings
 from graph.sources.catalog import FEATURE_PATTERN
-from jobs.constants import WORKER_HEALTH_PREFIX
 
 CLIENTS = 50
 SEQUENTIAL_JOBS = 200
@@ -179,7 +178,7 @@ def start_stack(servers: Servers, data_dir: Path) -> Stack:
         _wait(
             "matchgraph worker",
             worker,
-            lambda: any(control[0].scan_iter(match=WORKER_HEALTH_PREFIX + "*")),
+            lambda: any(control[0].scan_iter(match=_heartbeats(ours_redis))),
         )
         _wait("arq-default worker", arq_worker, lambda: control[1].exists(HEALTH_KEY))
     finally:
@@ -366,11 +365,16 @@ def run(
     }
 
 
+def _heartbeats(redis_url: str) -> str:
+    """The SCAN pattern of our workers' heartbeats on `redis_url` (its namespace's)."""
+    return Settings(redis_url=redis_url).redis_names.worker_health_prefix + "*"
+
+
 def _model_batching(url: str) -> dict[str, Any]:
     """Our worker's live predictions and the model calls they took (at its last heartbeat)."""
     client = redis.Redis.from_url(url)
     try:
-        beats = [client.get(k) for k in client.scan_iter(match=WORKER_HEALTH_PREFIX + "*")]
+        beats = [client.get(k) for k in client.scan_iter(match=_heartbeats(url))]
     finally:
         client.close()
     counts = [json.loads(b) for b in beats if b]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -118,8 +118,21 @@ class MatchCatalog(KeyedTable):
         return lo + int(np.searchsorted(ids, after[1], side="right"))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INT64 = np.iinfo(np.int64)
+
+
 def _ns(moment: datetime) -> int:
-    return int(pd.Timestamp(moment).tz_convert("UTC").value)
+    """Nanoseconds since the epoch, clamped to int64.
+
+    Any aware datetime a client sends (years 1-9999) works: pandas timestamps
+    only hold 1677-09-21..2262-04-11, so the arithmetic is Python's own, and a
+    bound beyond int64 compares like the end of the range (a `to` before every
+    match selects none, a `from` after every match too). Start times are int64
+    with NaT stored as the maximum, which `from` excludes explicitly.
+    """
+    micros = (moment - _EPOCH) // timedelta(microseconds=1)
+    return min(max(micros * 1000, int(_INT64.min)), int(_INT64.max))
 
 
 def _epoch_ns(start: pd.Series) -> np.ndarray:

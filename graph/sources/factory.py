@@ -16,5 +16,6 @@ def build_storage(settings: Settings) -> Storage:
             access_key=settings.minio_access_key,
             secret_key=secret,
             region=settings.minio_region,
+            public_endpoint_url=settings.minio_public_endpoint_url,
         )
     return LocalStorage(settings.data_dir)

@@ -25,6 +25,7 @@ class S3Storage(Storage):
         access_key: str | None,
         secret_key: str | None,
         region: str = "us-east-1",
+        public_endpoint_url: str | None = None,
     ) -> None:
         self._options: dict[str, Any] = {
             "endpoint_url": endpoint_url,
@@ -38,8 +39,12 @@ class S3Storage(Storage):
                 signature_version="s3v4",
             ),
         }
+        # Presigned URLs are for browsers: signed for the public endpoint (a second
+        # client that only signs, offline) when the service reaches S3 elsewhere.
+        self._public_endpoint_url = public_endpoint_url
         self._stack = AsyncExitStack()
         self._client: Any = None
+        self._signer: Any = None
         self._known_buckets: set[str] = set()
 
     async def _s3(self) -> Any:
@@ -48,9 +53,19 @@ class S3Storage(Storage):
             self._client = await self._stack.enter_async_context(client_cm)
         return self._client
 
+    async def _signing_client(self) -> Any:
+        if self._public_endpoint_url is None:
+            return await self._s3()
+        if self._signer is None:
+            options = {**self._options, "endpoint_url": self._public_endpoint_url}
+            client_cm = get_session().create_client("s3", **options)
+            self._signer = await self._stack.enter_async_context(client_cm)
+        return self._signer
+
     async def close(self) -> None:
         await self._stack.aclose()
         self._client = None
+        self._signer = None
 
     async def get_bytes(self, bucket: str, key: str) -> bytes:
         key = check_key(bucket, key)
@@ -104,7 +119,7 @@ class S3Storage(Storage):
 
     async def presigned_url(self, bucket: str, key: str, *, expires: int = 3600) -> str | None:
         key = check_key(bucket, key)
-        s3 = await self._s3()
+        s3 = await self._signing_client()
         url: str = await s3.generate_presigned_url(
             "get_object",
             Params={"Bucket": bucket, "Key": key},

@@ -1,0 +1,40 @@
+"""The `graphql-transport-ws` protocol: Strawberry's handler, with a coded limit error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+
+from graph.errors import Code
+
+
+def subscription_limit_error(limit: int) -> GraphQLError:
+    """What a client gets for an operation beyond MATCHGRAPH_MAX_SUBSCRIPTIONS."""
+    return GraphQLError(
+        f"Subscription limit reached: at most {limit} operations at once per connection",
+        extensions={"code": Code.BAD_USER_INPUT.value},
+    )
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """Strawberry refuses an operation beyond the limit with an error that has no code."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and message["id"] not in self.operations  # a duplicate id closes with 4409
+            and limit is not None
+            and len(self.operations) >= limit
+        ):
+            error = subscription_limit_error(limit)
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [error.formatted]}
+            )
+            return
+        await super().handle_subscribe(message)
