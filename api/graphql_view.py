@@ -23,8 +23,10 @@ from api.graphiql import graphiql_response
 from api.http_media import (
     GRAPHQL_RESPONSE_CONTENT_TYPE,
     is_subscription,
+    operation_name_required,
     request_error_status,
     response_content_type,
+    unnamed_among_several,
     websocket_required,
 )
 from api.legacy_ws import LegacyWSHandler
@@ -247,6 +249,11 @@ class MatchGraphView(GraphQL[Context, None]):
         ):
             metrics.graphql_error(Code.WEBSOCKET_REQUIRED)
             return PreExecutionError(data=None, errors=[websocket_required()])
+        if isinstance(request_data, GraphQLRequestData) and unnamed_among_several(
+            request_data.query, request_data.operation_name, self.settings.max_tokens
+        ):
+            metrics.graphql_error(Code.BAD_USER_INPUT)
+            return PreExecutionError(data=None, errors=[operation_name_required()])
         return await super().execute_operation(
             request=request,
             request_adapter=request_adapter,

@@ -9,7 +9,15 @@ response without a `data` entry. `application/json` keeps the old contract
 
 from __future__ import annotations
 
-from graphql import GraphQLError, OperationType, get_operation_ast, parse
+import re
+
+from graphql import (
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    get_operation_ast,
+    parse,
+)
 from strawberry.types import ExecutionResult
 
 from graph.errors import Code, GraphError
@@ -72,6 +80,35 @@ def is_subscription(query: object, operation_name: object, max_tokens: int) -> b
     name = operation_name if isinstance(operation_name, str) else None
     operation = get_operation_ast(document, name)
     return operation is not None and operation.operation is OperationType.SUBSCRIPTION
+
+
+_OPERATION_KEYWORD = re.compile(r"\b(?:query|mutation|subscription)\b")
+
+
+def unnamed_among_several(query: object, operation_name: object, max_tokens: int) -> bool:
+    """No `operationName` for a document of several operations: a request error by the spec.
+
+    Strawberry would run the first one instead. Only a document with two operation
+    keywords can hold two named operations (validation refuses an anonymous one
+    beside others), so most requests are never parsed here.
+    """
+    if operation_name is not None or not isinstance(query, str):
+        return False
+    if len(_OPERATION_KEYWORD.findall(query)) < 2:
+        return False
+    try:
+        document = parse(query, max_tokens=max_tokens)
+    except GraphQLError:
+        return False  # the normal path reports it
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    return len(operations) > 1
+
+
+def operation_name_required() -> GraphError:
+    return GraphError(
+        "The document holds several operations: say which to run with `operationName`.",
+        Code.BAD_USER_INPUT,
+    )
 
 
 def websocket_required() -> GraphError:

@@ -301,3 +301,21 @@ async def test_subscriptions_over_http_point_to_the_websocket(api: LiveServer) -
         assert error["extensions"]["websocket"] == "/graphql"
         assert "WebSocket" in error["message"] and "/graphql" in error["message"]
     assert query_in_same_document.json()["data"] == {"__typename": "Query"}
+
+
+async def test_several_operations_without_an_operation_name_is_a_request_error(
+    api: LiveServer,
+) -> None:
+    """The spec's rule; Strawberry alone runs the first operation instead."""
+    document = "query A { regions { name } } query B { matches(first: 1) { totalCount } }"
+    async with api.client() as client:
+        unnamed = await client.post("/graphql", json={"query": document})
+        strict = await client.post(
+            "/graphql", json={"query": document}, headers={"Accept": GRAPHQL_RESPONSE}
+        )
+        named = await client.post("/graphql", json={"query": document, "operationName": "B"})
+    assert unnamed.status_code == 200 and unnamed.json()["data"] is None
+    assert unnamed.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "operationName" in unnamed.json()["errors"][0]["message"]
+    assert strict.status_code == 400 and "data" not in strict.json()
+    assert named.json()["data"]["matches"]["totalCount"] > 0
