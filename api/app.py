@@ -23,12 +23,13 @@ from api.metrics_http import MetricsMiddleware, metrics_endpoint
 from api.response_cache import ResponseCache
 from api.task_queue import open_task_queue
 from api.transport_ws import TransportWSHandler
-from graph.live import ModelInfoCache
 from graph.schema import build_schema
+from graph.services import Services
 from graph.settings import Settings
 from graph.sources.factory import build_storage
 from graph.sources.livescores import open_live_scores
 from graph.sources.snapshots import Sources
+from graph.taskqueue.cache import ModelInfoCache
 
 log = logging.getLogger("matchgraph")
 
@@ -63,16 +64,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             await stack.enter_async_context(storage)
             queue = await stack.enter_async_context(open_task_queue(settings))
-            view.services.update(
-                tasks=queue.client, model_info=ModelInfoCache(settings.model_info_ttl)
-            )
-            app.state.health_checks.extend([queue, queue.workers])
             livescores = await stack.enter_async_context(
                 open_live_scores(settings, check_every=settings.refresh_seconds)
             )
-            view.services["livescores"] = app.state.livescores = livescores
-            app.state.engine = livescores.engine
-            app.state.health_checks.append(livescores)
+            view.services = app.state.services = Services(
+                tasks=queue.client,
+                model_info=ModelInfoCache(settings.model_info_ttl),
+                livescores=livescores,
+                health_checks=(queue, queue.workers, livescores),
+            )
             await sources.refresh()  # warm every snapshot so /ready turns green
             # The snapshots live long: keep full collections from re-scanning them.
             gc.collect()
@@ -88,9 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(routes=_routes(view), middleware=_middleware(settings, keys), lifespan=lifespan)
     app.state.settings = settings
     app.state.sources = sources
-    app.state.view = view
-    # Dependencies with a `problems()` method; each adds to /ready's and health's `degraded`.
-    app.state.health_checks = view.services.setdefault("health_checks", [])
+    app.state.services = view.services  # none until the lifespan opens them
     return app
 
 

@@ -180,7 +180,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from jobs.constants import QUEUE_KINDS
+    from graph.taskqueue.names import QUEUE_KINDS
     from jobs.worker import run_workers
 
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]

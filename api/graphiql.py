@@ -31,7 +31,6 @@ _ASSET_TAG = re.compile(r"""<(?:script|link)\b(?:[^>"']|"[^"]*"|'[^']*')*>""", r
 _CDN_URL = re.compile(r'\b(src|href)="https?://[^/"]+/([^"]+)"')
 _SRI_ATTRS = re.compile(r'\s+(?:integrity="[^"]*"|crossorigin(?:="[^"]*")?)(?=[\s/>])')
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
-_INLINE_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 _LOCAL_URL = re.compile(r'\b(?:src|href)="' + re.escape(GRAPHIQL_STATIC_PATH) + r'/([^"]+)"')
 # The editor's initial text in strawberry's inline script: a JavaScript template literal.
 _EXAMPLE_QUERY = re.compile(r"(const EXAMPLE_QUERY = `)(.*?)(`;)", re.DOTALL)

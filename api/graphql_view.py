@@ -33,12 +33,16 @@ from api.legacy_ws import LegacyWSHandler
 from api.operation_guard import run_guarded
 from api.response_cache import ResponseCache, operation_key
 from api.ws_adapter import TextFrameWebSocketAdapter
+from graph.batching import Loaders
 from graph.context import Context, build_context
 from graph.errors import Code, error_body
+from graph.services import Services
 from graph.settings import Settings
 from graph.sources.snapshots import Sources
 
 CACHE_HEADER = "x-matchgraph-cache"
+# `X-Matchgraph-Debug: 1` asks for debug extensions (loaderBatches), when the settings allow.
+DEBUG_HEADER = "x-matchgraph-debug"
 
 
 class MatchGraphView(GraphQL[Context, None]):
@@ -70,15 +74,20 @@ class MatchGraphView(GraphQL[Context, None]):
         self.sources = sources
         self.keys = keys
         self.cache = cache
-        # Process-wide clients the lifespan opens (task queue, model info cache, ...).
-        self.services: dict[str, Any] = {}
+        # Process-wide clients the lifespan opens (task queue, model info cache, ...);
+        # none until it runs.
+        self.services = Services()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
-        response = await self._cached(request) if self.cache is not None else None
+        # A debug answer is never cached, nor answered from the cache: its extensions
+        # are for this request only.
+        request.state.debug = self._debug(request)
+        cached = self.cache is not None and not request.state.debug
+        response = await self._cached(request) if cached else None
         if response is None:
             try:
                 response = await self.run(request)
@@ -89,6 +98,9 @@ class MatchGraphView(GraphQL[Context, None]):
                 response = Response(body, exc.status_code, media_type="application/json")
             self._maybe_store(request, response)
         await response(scope, receive, send)
+
+    def _debug(self, request: Request) -> bool:
+        return self.settings.effective_debug_extensions and request.headers.get(DEBUG_HEADER) == "1"
 
     async def _cached(self, request: Request) -> Response | None:
         key = await self._cache_key(request)
@@ -140,11 +152,12 @@ class MatchGraphView(GraphQL[Context, None]):
         context = await build_context(
             self.settings,
             self.sources,
+            new_loaders=Loaders,
+            services=self.services,
             per_operation=isinstance(request, WebSocket),
             auth_scope=scope,
             request=request,
             response=response,
-            **self.services,
         )
         if isinstance(request, Request):
             request.state.graphql_context = context
@@ -178,11 +191,13 @@ class MatchGraphView(GraphQL[Context, None]):
         if context is not None:
             if result.errors:
                 context.uncacheable()
-            processed["extensions"] = {
+            extensions = {
                 **(processed.get("extensions") or {}),
                 "dataVersion": context.data.version,
-                "loaderBatches": dict(context.loaders.batches),
             }
+            if getattr(request.state, "debug", False):
+                extensions["loaderBatches"] = dict(context.loaders.batches)
+            processed["extensions"] = extensions
             status = request_error_status(result, getattr(context.response, "media_type", None))
             if status is not None:  # nothing executed: no `data` entry
                 processed.pop("data", None)

@@ -17,10 +17,10 @@ from typing import Any
 
 from graph.settings import Settings
 from graph.sources.errors import DatabaseUnavailable, InvalidKey
+from graph.sources.tables import FEEDS_SOURCE_PREFIX
+from graph.taskqueue.results import IngestResult
 from jobs.feeds.errors import SourceRefused
-from jobs.feeds.results import IngestResult
 
-FEEDS_PREFIX = "data-raw/feeds/"
 _COMMANDS = (
     ("ingest-livescores", "ingest a WhoScored livescores payload into the live-score table"),
     ("ingest-fonbet", "link a Fonbet events packet's 1X2 odds into fonbet_odds.parquet"),
@@ -32,10 +32,12 @@ def add_ingest_commands(commands: Any) -> None:
     for name, help_text in _COMMANDS:
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument(
-            "source", nargs="?", help="<bucket>/<key> in the storage, e.g. data-raw/feeds/x.json"
+            "source",
+            nargs="?",
+            help=f"<bucket>/<key> in the storage, e.g. {FEEDS_SOURCE_PREFIX}x.json",
         )
         sub.add_argument(
-            "--file", type=Path, help=f"upload this local file under {FEEDS_PREFIX} first"
+            "--file", type=Path, help=f"upload this local file under {FEEDS_SOURCE_PREFIX} first"
         )
         sub.set_defaults(handler=partial(_ingest, name, sub))
 
@@ -59,9 +61,9 @@ def _source(parser: argparse.ArgumentParser, source: str | None, file: Path | No
             parser.error("give SOURCE (<bucket>/<key>) or --file PATH")
         return source
     if source is None:
-        return FEEDS_PREFIX + file.name
-    if not source.startswith(FEEDS_PREFIX):
-        parser.error(f"with --file, SOURCE must be under {FEEDS_PREFIX}")
+        return FEEDS_SOURCE_PREFIX + file.name
+    if not source.startswith(FEEDS_SOURCE_PREFIX):
+        parser.error(f"with --file, SOURCE must be under {FEEDS_SOURCE_PREFIX}")
     return source
 
 

@@ -23,8 +23,9 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 import redis
 
 from graph.settings import Settings
+from graph.sources.tables import CATALOG
 
-CATALOG_FILE = Path("predictions") / "match_features.parquet"
+CATALOG_FILE = Path(CATALOG.bucket) / CATALOG.key
 
 
 def ensure_demo_data(settings: Settings) -> None:

@@ -42,7 +42,7 @@ from graph.errors import Code
 from graph.health import VERSION
 from graph.settings import Settings
 from graph.sources.tables import ALL_TABLES
-from jobs.constants import LONG_JOBS, SHORT_JOBS
+from graph.taskqueue.names import LONG_JOBS, SHORT_JOBS
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 MAX_OPERATION_NAMES = 100  # distinct operation-name label values per process

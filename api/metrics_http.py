@@ -22,10 +22,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics
 from graph.health import HealthCheck
+from graph.services import Services
 from graph.sources.snapshots import SnapshotSet, Sources
 from graph.sources.tables import ODDS, PREDICTIONS
-from jobs.client import TaskClient
-from jobs.errors import QueueUnavailable
+from graph.taskqueue.client import TaskClient
+from graph.taskqueue.errors import QueueUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +133,9 @@ async def metrics_endpoint(request: Request) -> Response:
     """Prometheus text format; open unless MATCHGRAPH_METRICS_AUTH=true (see ApiKeyMiddleware)."""
     state = request.app.state
     observe_sources(state.sources)
-    observe_health(state.sources, state.health_checks)
-    await observe_queue(
-        state.view.services.get("tasks"), state.settings.redis_names.queues.values()
-    )
+    services: Services = state.services
+    observe_health(state.sources, services.health_checks)
+    await observe_queue(services.tasks, state.settings.redis_names.queues.values())
     return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
 
 

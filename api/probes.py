@@ -9,12 +9,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from graph.health import VERSION, current_health, degraded_parts
+from graph.services import Services
 from graph.sources.snapshots import Sources, TableStatus
 
 
 def _sources(request: Request) -> Sources:
     sources: Sources = request.app.state.sources
     return sources
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
 
 
 async def root(request: Request) -> Response:
@@ -33,7 +39,8 @@ async def root(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    payload = dataclasses.asdict(current_health(_sources(request), request.app.state.health_checks))
+    checks = _services(request).health_checks
+    payload = dataclasses.asdict(current_health(_sources(request), checks))
     payload["memoryMb"] = payload.pop("memory_mb")
     payload["dataVersion"] = payload.pop("data_version")
     return JSONResponse(payload)
@@ -46,7 +53,7 @@ async def ready(request: Request) -> Response:
     body = {
         "status": "ready" if is_ready else "not ready",
         "missing": [s.source for s in statuses if not s.loaded],
-        "degraded": degraded_parts(_sources(request), request.app.state.health_checks),
+        "degraded": degraded_parts(_sources(request), _services(request).health_checks),
         "sources": [_source_json(s) for s in statuses],
     }
     return JSONResponse(body, status_code=200 if is_ready else 503)

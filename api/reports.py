@@ -16,16 +16,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from graph.errors import Code, error_body
-from graph.reports import (
-    PRESIGNED_SECONDS,
-    REPORTS_BUCKET,
-    report_key,
-    report_name_problem,
-)
+from graph.reports import PRESIGNED_SECONDS, report_key, report_name_problem
 from graph.sources.errors import ObjectNotFound
 from graph.sources.local import LocalStorage
 from graph.sources.snapshots import Sources
 from graph.sources.storage import Storage
+from graph.sources.tables import REPORTS_BUCKET
 
 log = logging.getLogger(__name__)
 

@@ -27,23 +27,11 @@ class ResponseCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._size = 0
-        self.hits = 0
-        self.misses = 0
-
-    @property
-    def size_bytes(self) -> int:
-        return self._size
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def get(self, key: str, version: str) -> bytes | None:
         body = self._entries.get((key, version))
-        if body is None:
-            self.misses += 1
-            return None
-        self._entries.move_to_end((key, version))
-        self.hits += 1
+        if body is not None:
+            self._entries.move_to_end((key, version))
         return body
 
     def put(self, key: str, version: str, body: bytes) -> None:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from api import metrics
 from graph.settings import Settings
-from jobs.client import TaskClient, arq_redis, pubsub_redis
-from jobs.errors import QueueUnavailable
-from jobs.events import TaskEventHub
+from graph.taskqueue.client import TaskClient, arq_redis, pubsub_redis
+from graph.taskqueue.errors import QueueUnavailable
+from graph.taskqueue.events import TaskEventHub
 
 log = logging.getLogger(__name__)
 

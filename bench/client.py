@@ -118,9 +118,18 @@ def rest_probe(label: str, server: Server, limit: int) -> Probe:
     )
 
 
+DEBUG_HEADERS = {"X-Matchgraph-Debug": "1"}  # our API adds extensions.loaderBatches
+
+
 def post_graphql(
-    server: Server, query: str, first: int, *, nonce: str | None = None
+    server: Server,
+    query: str,
+    first: int,
+    *,
+    nonce: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     """One request outside any measurement."""
     with httpx.Client(base_url=server.url, timeout=300.0) as client:
-        return client.post("/graphql", json=graphql_payload(query, first, nonce))
+        payload = graphql_payload(query, first, nonce)
+        return client.post("/graphql", json=payload, headers=headers)

@@ -16,11 +16,12 @@ import pyarrow.parquet as pq
 
 from bench import REPO
 from bench.systems import BenchError
+from graph.sources import tables
 
-FEATURES = Path("predictions") / "match_features.parquet"
-PREDICTIONS = Path("predictions") / "predictions.parquet"
-ODDS = Path("data-raw") / "fonbet_odds.parquet"
-ROI = Path("predictions") / "analysis" / "live_betting" / "roi_by_region.csv"
+FEATURES = Path(tables.CATALOG.source)
+PREDICTIONS = Path(tables.PREDICTIONS.source)
+ODDS = Path(tables.ODDS.source)
+ROI = Path(tables.ROI.source)
 TABLES = (FEATURES, PREDICTIONS, ODDS, ROI)
 COMPLETE = ".bench-complete"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from functools import partial
 
+from graph.context import Info
 from graph.livescores import LiveScore, load_live_scores
 from graph.loaders import BatchLoader, SnapshotLoader
 from graph.lookups import (
@@ -14,7 +15,8 @@ from graph.lookups import (
     lookup_predictions,
     lookup_roi,
 )
-from graph.matches import Feature, Match, Odds, Prediction
+from graph.matches import Feature, Match, MatchConnection, Odds, Prediction
+from graph.paging import MatchQuery, match_connection
 from graph.regions import RegionRoi
 from graph.settings import Settings
 from graph.sources.livescores import LiveScoreRepository
@@ -52,3 +54,9 @@ class Loaders:
         self.live_score: BatchLoader[int, LiveScore | None] = BatchLoader(
             "live_score", partial(load_live_scores, livescores), self.batches
         )
+
+    def match_connection(
+        self, info: Info, *, first: int | None, after: str | None, region: str
+    ) -> MatchConnection:
+        """A region's `matches` connection: see `Region.matches`."""
+        return match_connection(info, MatchQuery(first=first, after=after, region=region))

@@ -2,23 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import strawberry
 
 from graph.execution import OperationStop
+from graph.loaders import BatchLoader, SnapshotLoader
+from graph.services import Services
 from graph.settings import Settings
+from graph.sources.livescores import LiveScoreRepository
 from graph.sources.snapshots import SnapshotSet, Sources
 
-if TYPE_CHECKING:
-    from graph.batching import Loaders
-    from graph.health import HealthCheck
-    from graph.live import ModelInfoCache
-    from graph.sources.livescores import LiveScoreRepository
-    from jobs.client import TaskClient
+
+class OperationLoaders(Protocol):
+    """What resolvers use of one operation's loaders; `graph.batching.Loaders` is the one.
+
+    The values are typed where each loader is built (graph/batching.py), so the
+    context depends on no schema type.
+    """
+
+    batches: Counter[str]
+    match: SnapshotLoader[int, Any]
+    prediction: SnapshotLoader[int, Any]
+    odds: SnapshotLoader[int, Any]
+    features: SnapshotLoader[int, Any]
+    roi: SnapshotLoader[str, Any]
+    feature_picks: dict[tuple[str, ...], frozenset[str]]
+    live_score: BatchLoader[int, Any]
+
+    def match_connection(
+        self, info: Info, *, first: int | None, after: str | None, region: str
+    ) -> Any:
+        """A region's `matches` connection (graph.paging), for `Region.matches`."""
+        ...
+
+
+# Builds an operation's loaders over its pinned snapshot set.
+LoaderFactory: TypeAlias = Callable[
+    [SnapshotSet, Settings, LiveScoreRepository | None], OperationLoaders
+]
 
 
 @dataclass(frozen=True)
@@ -26,7 +52,7 @@ class OperationScope:
     """The snapshot set one operation pinned, and its own loaders."""
 
     data: SnapshotSet
-    loaders: Loaders
+    loaders: OperationLoaders
 
 
 # WebSocket contexts live as long as the connection; each operation on it runs
@@ -47,11 +73,9 @@ class Context:
 
     settings: Settings
     sources: Sources
+    new_loaders: LoaderFactory
     pinned: OperationScope | None = None
-    tasks: TaskClient | None = None
-    model_info: ModelInfoCache | None = None
-    livescores: LiveScoreRepository | None = None  # the live-score database, when configured
-    health_checks: Sequence[HealthCheck] = ()
+    services: Services = field(default_factory=Services)
     auth_scope: str = "open"
     request: Any = None
     response: Any = None
@@ -77,14 +101,14 @@ class Context:
         return self.scope.data
 
     @property
-    def loaders(self) -> Loaders:
+    def loaders(self) -> OperationLoaders:
         return self.scope.loaders
 
     async def enter_operation(self) -> Token[OperationScope | None] | None:
         """Pin a fresh scope for this operation unless the context has one (HTTP)."""
         if self.pinned is not None:
             return None
-        scope = await new_scope(self.settings, self.sources, self.livescores)
+        scope = await new_scope(self.settings, self.sources, self.new_loaders, self.services)
         return _operation_scope.set(scope)
 
     def exit_operation(self, token: Token[OperationScope | None] | None) -> None:
@@ -96,23 +120,29 @@ Info: TypeAlias = strawberry.Info[Context, None]
 
 
 async def new_scope(
-    settings: Settings, sources: Sources, livescores: LiveScoreRepository | None = None
+    settings: Settings, sources: Sources, new_loaders: LoaderFactory, services: Services
 ) -> OperationScope:
     """Pin the current snapshot set and build fresh loaders over it."""
-    from graph.batching import Loaders
-
     data = await sources.current()
-    return OperationScope(data, Loaders(data, settings, livescores))
+    return OperationScope(data, new_loaders(data, settings, services.livescores))
 
 
 async def build_context(
     settings: Settings,
     sources: Sources,
     *,
+    new_loaders: LoaderFactory,
+    services: Services,
     per_operation: bool = False,
     **fields: Any,
 ) -> Context:
     """A context; pinned now for one HTTP request, or per operation for a WebSocket."""
-    livescores = fields.get("livescores")
-    pinned = None if per_operation else await new_scope(settings, sources, livescores)
-    return Context(settings=settings, sources=sources, pinned=pinned, **fields)
+    pinned = None if per_operation else await new_scope(settings, sources, new_loaders, services)
+    return Context(
+        settings=settings,
+        sources=sources,
+        new_loaders=new_loaders,
+        pinned=pinned,
+        services=services,
+        **fields,
+    )

@@ -33,6 +33,11 @@ def bad_input(message: str, **extra: Any) -> GraphError:
     return GraphError(message, Code.BAD_USER_INPUT, **extra)
 
 
+def unavailable(message: str) -> GraphError:
+    """A backing service (task queue, live-score database) cannot answer now."""
+    return GraphError(message, Code.SERVICE_UNAVAILABLE)
+
+
 def error_body(message: str, code: Code) -> dict[str, Any]:
     """A GraphQL-shaped error response for failures outside execution (HTTP layer)."""
     return {"errors": [{"message": message, "extensions": {"code": code.value}}]}

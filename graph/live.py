@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from graph.context import Context, Info
-from graph.errors import Code, GraphError, bad_input
+from graph.errors import Code, GraphError, bad_input, unavailable
 from graph.sources.errors import InvalidKey
 from graph.sources.storage import split_source
+from graph.sources.tables import CATALOG
+from graph.taskqueue.client import TaskClient
+from graph.taskqueue.errors import QueueUnavailable
+from graph.taskqueue.results import ModelInfoResult
+from graph.taskqueue.state import TaskState, TaskStatus
 from graph.tasks import (
     ModelInfo,
     ModelStage,
@@ -22,22 +25,18 @@ from graph.tasks import (
     task_from_state,
     worker_from,
 )
-from jobs.client import TaskClient
-from jobs.errors import QueueUnavailable
-from jobs.tasks import TaskState, TaskStatus
 
 
 def tasks_of(info: Info) -> TaskClient:
     """The task client; SERVICE_UNAVAILABLE when the service runs without a queue."""
     info.context.uncacheable()
-    client = info.context.tasks
+    client = info.context.services.tasks
     if client is None:
-        raise unavailable("the task queue is not configured")
+        raise unavailable(f"{LIVE_UNAVAILABLE}the task queue is not configured")
     return client
 
 
-def unavailable(reason: str) -> GraphError:
-    return GraphError(f"live operations are unavailable: {reason}", Code.SERVICE_UNAVAILABLE)
+LIVE_UNAVAILABLE = "live operations are unavailable: "  # and why
 
 
 async def guarded(call: Callable[[], Any]) -> Any:
@@ -45,26 +44,7 @@ async def guarded(call: Callable[[], Any]) -> Any:
     try:
         return await call()
     except QueueUnavailable as exc:
-        raise unavailable("Redis cannot be reached") from exc
-
-
-class ModelInfoCache:
-    """Model info per stage for `ttl` seconds (one `model_info` job per stage and period)."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._entries: dict[str, tuple[float, ModelInfo]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def get(self, stage: str, fetch: Callable[[], Any]) -> ModelInfo:
-        lock = self._locks.setdefault(stage, asyncio.Lock())
-        async with lock:
-            entry = self._entries.get(stage)
-            if entry is not None and time.monotonic() < entry[0]:
-                return entry[1]
-            value: ModelInfo = await fetch()
-            self._entries[stage] = (time.monotonic() + self.ttl, value)
-            return value
+        raise unavailable(f"{LIVE_UNAVAILABLE}Redis cannot be reached") from exc
 
 
 def check_match(context: Context, match_id: int) -> None:
@@ -75,7 +55,7 @@ def check_match(context: Context, match_id: int) -> None:
         known = match_id in context.data.predictions
         if not known:
             raise GraphError(f"match {match_id} does not exist", Code.NOT_FOUND)
-        raise bad_input(f"match {match_id} has no features in match_features.parquet")
+        raise bad_input(f"match {match_id} has no features in {CATALOG.key}")
     if catalog.feature_names and all(math.isnan(v) for v in catalog.features[position]):
         raise bad_input(f"match {match_id} has no feature values yet (no team history)")
 
@@ -129,7 +109,7 @@ async def _tasks(states: AsyncIterator[TaskState]) -> AsyncGenerator[Task, None]
         async for state in states:
             yield task_from_state(state)
     except QueueUnavailable as exc:
-        raise unavailable("Redis cannot be reached") from exc
+        raise unavailable(f"{LIVE_UNAVAILABLE}Redis cannot be reached") from exc
 
 
 async def read_task(info: Info, job_id: str) -> Task:
@@ -140,22 +120,25 @@ async def read_task(info: Info, job_id: str) -> Task:
 
 async def model(info: Info, stage: ModelStage) -> ModelInfo:
     client = tasks_of(info)
-    cache = info.context.model_info
+    cache = info.context.services.model_info
 
-    async def fetch() -> ModelInfo:
+    async def fetch() -> ModelInfoResult:
         timeout = info.context.settings.sync_timeout
         state = await client.submit_and_wait("model_info", within=timeout, stage=stage.value)
         if state.status is TaskStatus.COMPLETE:
-            return model_info_from(state.result)
+            output = state.output
+            if not isinstance(output, ModelInfoResult):
+                raise GraphError("the worker's model info could not be read", Code.INTERNAL)
+            return output
         if state.status is TaskStatus.FAILED:
             raise GraphError(state.error or "model info failed", Code.NOT_FOUND)
         raise GraphError("no worker answered in time", Code.TIMEOUT)
 
     if cache is None:
-        result: ModelInfo = await guarded(fetch)
-        return result
-    cached: ModelInfo = await guarded(lambda: cache.get(stage.value, fetch))
-    return cached
+        result: ModelInfoResult = await guarded(fetch)
+    else:
+        result = await guarded(lambda: cache.get(stage.value, fetch))
+    return model_info_from(result)
 
 
 async def queue_stats(info: Info) -> QueueStats:

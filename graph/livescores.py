@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 import strawberry
 
 from graph.context import Info
-from graph.errors import Code, GraphError, bad_input
+from graph.errors import bad_input, unavailable
 from graph.loaders import PageKeys
 from graph.sources.errors import DatabaseUnavailable
 from graph.sources.livescore_models import LiveScoreRow
 from graph.sources.livescores import LiveScoreRepository
-from jobs.feeds import results
+from graph.taskqueue import results
 
 YEARS = (1998, 2100)
 MAX_LIMIT = 10_000
@@ -85,10 +85,6 @@ def live_score_of(row: LiveScoreRow) -> LiveScore:
     )
 
 
-def unavailable(reason: str = "the live-score database is unavailable") -> GraphError:
-    return GraphError(reason, Code.SERVICE_UNAVAILABLE)
-
-
 async def load_live_scores(
     repository: LiveScoreRepository | None, ids: Sequence[int]
 ) -> list[LiveScore | None]:
@@ -130,7 +126,7 @@ async def resolve_livescores(
     _check_range("month", month, 1, 12)
     _check_range("limit", limit, 1, MAX_LIMIT)
     _check_range("offset", offset, 0, 2**31 - 1)
-    repository = info.context.livescores
+    repository = info.context.services.livescores
     if repository is None:
         raise unavailable("live scores are not configured in this process")
     try:

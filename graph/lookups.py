@@ -13,7 +13,7 @@ from graph.relay import encode_cursor
 from graph.settings import Settings
 from graph.sources.catalog import DISPLAY_COLUMNS
 from graph.sources.snapshots import SnapshotSet
-from graph.sources.tables import ODDS_COLUMNS, ORPHAN_COLUMNS, PREDICTIONS
+from graph.sources.tables import ODDS_FILE_COLUMNS, ORPHAN_COLUMNS, PREDICTIONS
 
 PREDICTION_FIELDS = (
     "proba_home",
@@ -123,7 +123,7 @@ def lookup_predictions(data: SnapshotSet, ids: Sequence[int]) -> list[Prediction
 
 
 def lookup_odds(data: SnapshotSet, ids: Sequence[int], settings: Settings) -> list[Odds | None]:
-    names = (*ODDS_COLUMNS, "fonbet_event_id", "fonbet_sport_id")
+    names = ODDS_FILE_COLUMNS
     taken = data.odds.take(ids, names)
     template = settings.fonbet_url_template
     columns = (taken.columns[name] for name in names)

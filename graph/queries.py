@@ -35,7 +35,8 @@ class Query:
             # ASCII digits only: str.isdigit() also takes '²', which int() refuses.
             if not MATCH_KEY.fullmatch(key):
                 raise bad_input(f"malformed node id {id[:100]!r}")
-            return await info.context.loaders.match.load(int(key))
+            match: Match | None = await info.context.loaders.match.load(int(key))
+            return match
         if type_name == "Region":
             wanted = key.casefold()
             return next(
@@ -107,4 +108,4 @@ class Query:
     @strawberry.field(description="Health of the API process that answered (never cached).")
     def health(self, info: Info) -> Health:
         info.context.uncacheable()
-        return current_health(info.context.sources, info.context.health_checks)
+        return current_health(info.context.sources, info.context.services.health_checks)

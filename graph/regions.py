@@ -45,6 +45,9 @@ class Region(Node):
     def matches(
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> Annotated[MatchConnection, strawberry.lazy("graph.matches")]:
-        from graph.paging import MatchQuery, match_connection
-
-        return match_connection(info, MatchQuery(first=first, after=after, region=self.name))
+        # Paging builds Match and Region objects: reached through the operation's loaders
+        # (graph.batching), so this module does not import it (no import cycle).
+        connection: MatchConnection = info.context.loaders.match_connection(
+            info, first=first, after=after, region=self.name
+        )
+        return connection

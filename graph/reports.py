@@ -20,12 +20,10 @@ from graph.errors import Code, GraphError
 from graph.settings import Settings
 from graph.sources.drift import DriftReport
 from graph.sources.storage import ObjectStat, Storage
-from graph.sources.tables import DRIFT
+from graph.sources.tables import DRIFT, EVIDENTLY_PREFIX, REPORTS_BUCKET
 
 log = logging.getLogger(__name__)
 
-REPORTS_BUCKET = "reports"
-REPORTS_PREFIX = "evidently/"
 REPORT_SUFFIX = ".html"
 PRESIGNED_SECONDS = 3600  # as the old service: links stay valid for an hour
 MAX_NAME_LENGTH = 255
@@ -144,13 +142,13 @@ def report_name_problem(name: str) -> str | None:
 
 
 def report_key(name: str) -> str:
-    return REPORTS_PREFIX + name
+    return EVIDENTLY_PREFIX + name
 
 
 async def list_reports(storage: Storage) -> list[ObjectStat]:
     """Report files directly under reports/evidently/, newest first (ties by name)."""
-    listed = await storage.list(REPORTS_BUCKET, REPORTS_PREFIX)
-    found = [s for s in listed if report_name_problem(s.key[len(REPORTS_PREFIX) :]) is None]
+    listed = await storage.list(REPORTS_BUCKET, EVIDENTLY_PREFIX)
+    found = [s for s in listed if report_name_problem(s.key[len(EVIDENTLY_PREFIX) :]) is None]
     found.sort(key=lambda s: s.key)
     found.sort(key=lambda s: s.last_modified, reverse=True)  # stable: ties stay by name
     return found
@@ -178,7 +176,7 @@ async def resolve_reports(info: Info) -> list[Report]:
             "reports are unavailable: the report storage cannot be reached",
             Code.SERVICE_UNAVAILABLE,
         ) from exc
-    names = [s.key[len(REPORTS_PREFIX) :] for s in found]
+    names = [s.key[len(EVIDENTLY_PREFIX) :] for s in found]
     return [
         Report(
             filename=name,

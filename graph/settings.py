@@ -15,7 +15,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from redis.connection import parse_url
 
-from jobs.constants import NAMESPACE_PATTERN, RedisNames, default_namespace
+from graph.taskqueue.names import NAMESPACE_PATTERN, RedisNames, default_namespace
 
 _PLACEHOLDER_SECRETS = frozenset({"", "changeme", "changethis", "secret", "token", "password"})
 DEFAULT_FONBET_URL_TEMPLATE = "https://www.fon.bet/sports/football/{sport_id}/{event_id}/"
@@ -126,6 +126,11 @@ class Settings(BaseSettings):
         1_000_000, ge=1024, validation_alias=_env("MATCHGRAPH_MAX_BODY_BYTES")
     )
     introspection: bool = Field(True, validation_alias=_env("MATCHGRAPH_INTROSPECTION"))
+    # Whether a request may ask for debug extensions (`loaderBatches`) with the header
+    # `X-Matchgraph-Debug: 1`; unset: see effective_debug_extensions.
+    debug_extensions: bool | None = Field(
+        None, validation_alias=_env("MATCHGRAPH_DEBUG_EXTENSIONS")
+    )
     max_subscriptions: int = Field(20, ge=1, validation_alias=_env("MATCHGRAPH_MAX_SUBSCRIPTIONS"))
     operation_timeout: float = Field(
         30.0, gt=0, validation_alias=_env("MATCHGRAPH_OPERATION_TIMEOUT")
@@ -235,6 +240,13 @@ class Settings(BaseSettings):
         if ":" in host:  # an IPv6 literal
             host = f"[{host.strip('[]')}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def effective_debug_extensions(self) -> bool:
+        """MATCHGRAPH_DEBUG_EXTENSIONS; unset, true in local mode and false in production."""
+        if self.debug_extensions is not None:
+            return self.debug_extensions
+        return self.env == "local"
 
     @property
     def effective_mlflow_uri(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -10,12 +11,9 @@ import strawberry
 from graph.livescores import IngestResult, ingest_result_of
 from graph.matches import OUTCOMES, Outcome
 from graph.scalars import IsoDateTime
-from jobs.feeds import results
-from jobs.tasks import TaskState
-from jobs.tasks import TaskStatus as JobStatus
-from jobs.workers_info import WorkerInfo
-
-INGEST_JOBS = frozenset({"ingest_livescores", "ingest_fonbet_odds"})
+from graph.taskqueue import results
+from graph.taskqueue.state import TaskState, TaskStatus
+from graph.taskqueue.workers import WorkerInfo
 
 
 @strawberry.enum(description="MLflow registry aliases a model is served under.")
@@ -24,13 +22,8 @@ class ModelStage(Enum):
     CHALLENGER = "challenger"
 
 
-@strawberry.enum(description="Where a task stands.")
-class TaskStatus(Enum):
-    QUEUED = "QUEUED"
-    IN_PROGRESS = "IN_PROGRESS"
-    COMPLETE = "COMPLETE"
-    FAILED = "FAILED"
-    NOT_FOUND = "NOT_FOUND"
+# The task contract's own enum, exposed as is (no second copy to keep in step).
+strawberry.enum(TaskStatus, description="Where a task stands.")
 
 
 @strawberry.type(description="A prediction computed on demand by a worker.")
@@ -142,7 +135,7 @@ class Worker:
     )
 
 
-def _iso(value: Any) -> IsoDateTime | None:
+def _iso(value: datetime | None) -> IsoDateTime | None:
     return IsoDateTime(value.isoformat()) if value is not None else None
 
 
@@ -153,42 +146,37 @@ def _stage(value: Any) -> ModelStage | None:
         return None
 
 
-def live_prediction(result: Any) -> LivePrediction | None:
-    if not isinstance(result, dict) or "proba_home" not in result:
-        return None
-    stage = _stage(result["model_stage"])
-    assert stage is not None
+def live_prediction(result: results.PredictionResult) -> LivePrediction:
+    outcome = OUTCOMES[result.predicted_class]
+    assert outcome is not None  # 0, 1 or 2: argmax over three probabilities
     return LivePrediction(
-        match_id=result["match_id"],
-        proba_home=result["proba_home"],
-        proba_draw=result["proba_draw"],
-        proba_away=result["proba_away"],
-        predicted_class=result["predicted_class"],
-        predicted_outcome=OUTCOMES[result["predicted_class"]] or Outcome.HOME,
-        model_name=result["model_name"],
-        model_version=result["model_version"],
-        model_stage=stage,
-        model_run_id=result["model_run_id"],
-        features_computed_at=result["features_computed_at"],
-        predicted_at=result["predicted_at"],
+        match_id=result.match_id,
+        proba_home=result.proba_home,
+        proba_draw=result.proba_draw,
+        proba_away=result.proba_away,
+        predicted_class=result.predicted_class,
+        predicted_outcome=outcome,
+        model_name=result.model_name,
+        model_version=result.model_version,
+        model_stage=ModelStage(result.model_stage),
+        model_run_id=result.model_run_id,
+        features_computed_at=_iso(result.features_computed_at),
+        predicted_at=IsoDateTime(result.predicted_at.isoformat()),
     )
 
 
-def _ingest_result(state: TaskState) -> IngestResult | None:
-    if state.kind not in INGEST_JOBS or not isinstance(state.result, dict):
-        return None
-    return ingest_result_of(results.IngestResult.from_dict(state.result))
-
-
 def task_from_state(state: TaskState) -> Task:
+    output = state.output
     return Task(
         id=strawberry.ID(state.id),
         kind=state.kind,
-        status=TaskStatus(JobStatus(state.status).value),
+        status=state.status,
         match_id=state.kwargs.get("match_id"),
         stage=_stage(state.kwargs.get("stage")),
-        result=live_prediction(state.result),
-        ingest_result=_ingest_result(state),
+        result=live_prediction(output) if isinstance(output, results.PredictionResult) else None,
+        ingest_result=(
+            ingest_result_of(output) if isinstance(output, results.IngestResult) else None
+        ),
         error=state.error,
         enqueued_at=_iso(state.enqueued_at),
         started_at=_iso(state.started_at),
@@ -196,17 +184,15 @@ def task_from_state(state: TaskState) -> Task:
     )
 
 
-def model_info_from(data: dict[str, Any]) -> ModelInfo:
-    stage = _stage(data["stage"])
-    assert stage is not None
+def model_info_from(result: results.ModelInfoResult) -> ModelInfo:
     return ModelInfo(
-        name=data["name"],
-        version=data["version"],
-        stage=stage,
-        run_id=data["run_id"],
-        metrics=[Metric(name=k, value=float(v)) for k, v in data["metrics"].items()],
-        params=[Param(name=k, value=str(v)) for k, v in data["params"].items()],
-        created_at=data.get("created_at"),
+        name=result.name,
+        version=result.version,
+        stage=ModelStage(result.stage),
+        run_id=result.run_id,
+        metrics=[Metric(name=k, value=float(v)) for k, v in result.metrics.items()],
+        params=[Param(name=k, value=str(v)) for k, v in result.params.items()],
+        created_at=_iso(result.created_at),
     )
 
 

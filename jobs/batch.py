@@ -7,10 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from graph.sources.tables import CATALOG, PREDICTIONS
-from jobs.predict import LABELS
+from graph.sources.tables import CATALOG, PREDICTIONS, predictions_frame
 from jobs.resources import WorkerResources, resources_of
 
 BATCH_STAGE = "champion"
@@ -30,23 +28,7 @@ async def run_batch(resources: WorkerResources) -> dict[str, Any]:
     # In a thread: live predictions on this worker's event loop keep flowing meanwhile,
     # and the thread is not bound by the loop thread's one-thread OpenMP limit.
     proba = await asyncio.to_thread(model.predict_proba, inputs) if len(frame) else np.empty((0, 3))
-    predicted = proba.argmax(axis=1) if len(frame) else np.empty(0, dtype=int)
-    out = pd.DataFrame(
-        {
-            "proba_home": proba[:, 0],
-            "proba_draw": proba[:, 1],
-            "proba_away": proba[:, 2],
-            "predicted_class": predicted.astype("int64"),
-            "predicted_label": np.asarray(LABELS, dtype=object)[predicted],
-            "is_future": frame["is_future"].astype(bool).to_numpy(),
-            "startTimeUtc": frame["startTimeUtc"].to_numpy(),
-            "homeTeamName": frame["homeTeamName"].to_numpy(),
-            "awayTeamName": frame["awayTeamName"].to_numpy(),
-            "model_run_id": model.run_id,
-            "model_stage": BATCH_STAGE,
-        },
-        index=frame.index.rename("match_id"),
-    )
+    out = predictions_frame(frame, proba, run_id=model.run_id, stage=BATCH_STAGE)
     await resources.storage.put_dataframe(PREDICTIONS.bucket, PREDICTIONS.key, out)
     return {
         "rows": len(out),

@@ -3,7 +3,3 @@
 
 class JobError(Exception):
     """A job refused its input or could not do its work; the message is for people."""
-
-
-class QueueUnavailable(Exception):
-    """Redis (the queue) cannot be reached."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from graph.sources.errors import DatabaseUnavailable
+from graph.taskqueue.results import IngestResult
 from jobs.errors import JobError
 from jobs.feeds import fonbet, whoscored
 from jobs.feeds.errors import SourceRefused
-from jobs.feeds.results import IngestResult
 from jobs.resources import resources_of
 
 

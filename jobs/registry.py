@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from graph.settings import Settings
+from graph.taskqueue.results import ModelInfoResult
 
 log = logging.getLogger(__name__)
 _NOT_FOUND = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
@@ -110,22 +111,22 @@ class ModelRegistry:
             self.name, str(version.version), stage, str(version.run_id), model, columns
         )
 
-    def info(self, stage: str) -> dict[str, Any] | None:
+    def info(self, stage: str) -> ModelInfoResult | None:
         """Registry metadata of the version behind `stage` (the model_info job's result)."""
         version = self._version(stage)
         if version is None:
             return None
         run = self.client.get_run(version.run_id)
         created = datetime.fromtimestamp(version.creation_timestamp / 1000, tz=UTC)
-        return {
-            "name": self.name,
-            "version": str(version.version),
-            "stage": stage,
-            "run_id": str(version.run_id),
-            "metrics": dict(sorted(run.data.metrics.items())),
-            "params": dict(sorted(run.data.params.items())),
-            "created_at": created.isoformat(),
-        }
+        return ModelInfoResult(
+            name=self.name,
+            version=str(version.version),
+            stage=stage,
+            run_id=str(version.run_id),
+            metrics=dict(sorted(run.data.metrics.items())),
+            params=dict(sorted(run.data.params.items())),
+            created_at=created,
+        )
 
     def _version(self, stage: str) -> Any:
         from mlflow.exceptions import MlflowException

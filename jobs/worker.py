@@ -27,17 +27,17 @@ from redis.exceptions import RedisError
 
 from graph.settings import Settings
 from graph.sources.livescores import open_live_scores
-from jobs import events
+from graph.taskqueue import events
+from graph.taskqueue.client import arq_redis, pubsub_redis
+from graph.taskqueue.names import RESULT_TTL_SECONDS, WORKER_HEALTH_INTERVAL_SECONDS, RedisNames
+from graph.taskqueue.serializer import dumps, loads
+from graph.taskqueue.workers import health_key, health_payload
 from jobs.batch import batch_inference
-from jobs.client import arq_redis, pubsub_redis
-from jobs.constants import RESULT_TTL_SECONDS, WORKER_HEALTH_INTERVAL_SECONDS, RedisNames
 from jobs.ingest import ingest_fonbet_odds, ingest_livescores
 from jobs.predict import model_info, predict_features, predict_match
 from jobs.registry import quiet_feature_name_warning
 from jobs.resources import WorkerResources, build_resources
-from jobs.serializer import dumps, loads
 from jobs.threads import limit_live_threads, model_threads
-from jobs.workers_info import health_key, health_payload
 
 log = logging.getLogger(__name__)
 JobFunction = Callable[..., Coroutine[Any, Any, Any]]
@@ -264,6 +264,7 @@ class PushWorker(Worker):
         predictions, model_calls = (
             self._prediction_counts() if self._prediction_counts else (None, None)
         )
+        threads = self.ctx["resources"].threads
         payload = health_payload(
             complete=self.jobs_complete,
             failed=self.jobs_failed,
@@ -271,7 +272,8 @@ class PushWorker(Worker):
             queued=await self.pool.zcard(self.queue_name),
             predictions=predictions,
             model_calls=model_calls,
-            threads=self.ctx["resources"].threads,
+            live_threads=threads.live if threads else None,
+            batch_threads=threads.batch if threads else None,
         )
         await self.pool.psetex(self.health_check_key, DEAD_WORKER_LISTED_SECONDS * 1000, payload)
         self._last_health_check = now  # only once written: a failed beat is retried

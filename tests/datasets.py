@@ -7,13 +7,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-FEATURES = "predictions/match_features.parquet"
-PREDICTIONS = "predictions/predictions.parquet"
-ODDS = "data-raw/fonbet_odds.parquet"
-ROI = "predictions/analysis/live_betting/roi_by_region.csv"
+from graph.sources import tables
+
+FEATURES = tables.CATALOG.source
+PREDICTIONS = tables.PREDICTIONS.source
+ODDS = tables.ODDS.source
+ROI = tables.ROI.source
 
 
-def catalogue(n: int, *, seed: int = 0) -> pd.DataFrame:
+def catalog(n: int, *, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     start = pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(np.arange(n) // 3, unit="h")
     frame = pd.DataFrame(
@@ -66,7 +68,7 @@ def write(root: Path, relative: str, frame: pd.DataFrame) -> None:
 
 def write_set(root: Path, n: int, *, run_id: str = "run-a") -> pd.DataFrame:
     """A complete small data set; returns the catalogue."""
-    frame = catalogue(n)
+    frame = catalog(n)
     write(root, FEATURES, frame)
     write(root, PREDICTIONS, predictions(frame.index, run_id=run_id))
     odds = pd.DataFrame({"odd_home": 1.9, "odd_draw": 3.2, "odd_away": 4.1}, index=frame.index)

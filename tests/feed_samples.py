@@ -39,7 +39,7 @@ def whoscored_expected(payload: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (r["startTimeUtc"], r["matchId"]))
 
 
-def whoscored_catalogue(payload: dict[str, Any]) -> pd.DataFrame:
+def whoscored_catalog(payload: dict[str, Any]) -> pd.DataFrame:
     """match_features.parquet rows for the sample's matches (the demo ids do not overlap)."""
     matches = [(t, m) for t in payload["tournaments"] for m in t["matches"]]
     home = np.array([m["homeScore"] for _, m in matches], dtype=float)

@@ -27,8 +27,8 @@ def champion(demo_settings: Settings, demo_dir: Path) -> ServedModel:
 
 @pytest.fixture(scope="module")
 def rows(demo_dir: Path, champion: ServedModel) -> np.ndarray:
-    catalogue = pd.read_parquet(demo_dir / "predictions" / "match_features.parquet")
-    upcoming = catalogue[catalogue["is_future"]].head(25).assign(sex=0.0)
+    catalog = pd.read_parquet(demo_dir / "predictions" / "match_features.parquet")
+    upcoming = catalog[catalog["is_future"]].head(25).assign(sex=0.0)
     return upcoming.reindex(columns=list(champion.columns)).astype(float).to_numpy()
 
 

@@ -153,7 +153,7 @@ def test_page_after_the_last_row_is_empty() -> None:
     assert (ids(table, page), page.has_next, page.has_previous) == ([], False, True)
 
 
-def test_cursor_from_before_a_refresh_works_on_the_new_catalogue() -> None:
+def test_cursor_from_before_a_refresh_works_on_the_new_catalog() -> None:
     old = catalog(*ROWS)
     first = old.page(MatchFilter(), first=3, after=None)
     assert ids(old, first) == [20, 10, 30]

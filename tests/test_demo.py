@@ -16,12 +16,12 @@ import pytest
 from graph.settings import Settings
 from tests.fixtures.demo import DEMO_MATCHES, DEMO_SEED, demo_settings_for
 
-CATALOGUE = Path("predictions/match_features.parquet")
+CATALOG = Path("predictions/match_features.parquet")
 PREDICTIONS = Path("predictions/predictions.parquet")
 ODDS = Path("data-raw/fonbet_odds.parquet")
 ROI = Path("predictions/analysis/live_betting/roi_by_region.csv")
 DRIFT = Path("reports/drift/latest.json")
-TABLES = (CATALOGUE, PREDICTIONS, ODDS)
+TABLES = (CATALOG, PREDICTIONS, ODDS)
 FEATURE = re.compile(r"^diff_[a-z_]+_w5$")
 PROBA = ["proba_home", "proba_draw", "proba_away"]
 
@@ -35,8 +35,8 @@ def _read(data_dir: Path, path: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def catalogue(demo_dir: Path) -> pd.DataFrame:
-    return _read(demo_dir, CATALOGUE)
+def catalog(demo_dir: Path) -> pd.DataFrame:
+    return _read(demo_dir, CATALOG)
 
 
 @pytest.fixture(scope="module")
@@ -71,37 +71,37 @@ def _version_count(settings: Settings) -> int:
 # --- the catalogue -------------------------------------------------------------------------
 
 
-def test_catalogue_has_the_contract_columns_and_dtypes(catalogue: pd.DataFrame) -> None:
-    assert catalogue.index.name == "match_id"
-    assert catalogue.index.dtype == np.int64
-    dtype = catalogue["startTimeUtc"].dtype
+def test_catalog_has_the_contract_columns_and_dtypes(catalog: pd.DataFrame) -> None:
+    assert catalog.index.name == "match_id"
+    assert catalog.index.dtype == np.int64
+    dtype = catalog["startTimeUtc"].dtype
     assert isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC"
     for name in ("homeTeamName", "awayTeamName", "region", "tournamentName"):
-        assert pd.api.types.is_string_dtype(catalogue[name]), name
-    assert catalogue["sex"].dtype == np.int64
-    assert set(catalogue["sex"].unique()) == {0, 1}
-    assert catalogue["is_future"].dtype == bool
+        assert pd.api.types.is_string_dtype(catalog[name]), name
+    assert catalog["sex"].dtype == np.int64
+    assert set(catalog["sex"].unique()) == {0, 1}
+    assert catalog["is_future"].dtype == bool
     for name in ("homeScore", "awayScore", "outcome_1x2"):
-        assert catalogue[name].dtype == np.float64, name
-    features = [c for c in catalogue.columns if c.startswith("diff_")]
+        assert catalog[name].dtype == np.float64, name
+    features = [c for c in catalog.columns if c.startswith("diff_")]
     assert 8 <= len(features) <= 12
     assert all(FEATURE.match(name) for name in features)
-    assert all(catalogue[name].dtype == np.float64 for name in features)
+    assert all(catalog[name].dtype == np.float64 for name in features)
 
 
-def test_catalogue_ids_and_size(catalogue: pd.DataFrame) -> None:
-    assert len(catalogue) == DEMO_MATCHES
-    assert catalogue.index.is_unique
-    assert catalogue.index.min() > 0 and catalogue.index.max() < 2**31
-    assert catalogue["startTimeUtc"].is_monotonic_increasing
+def test_catalog_ids_and_size(catalog: pd.DataFrame) -> None:
+    assert len(catalog) == DEMO_MATCHES
+    assert catalog.index.is_unique
+    assert catalog.index.min() > 0 and catalog.index.max() < 2**31
+    assert catalog["startTimeUtc"].is_monotonic_increasing
 
 
 def test_upcoming_matches_are_in_the_future_and_unscored(
-    catalogue: pd.DataFrame, reference_now: pd.Timestamp
+    catalog: pd.DataFrame, reference_now: pd.Timestamp
 ) -> None:
-    upcoming = catalogue[catalogue["is_future"]]
-    finished = catalogue[~catalogue["is_future"]]
-    assert 0.05 <= len(upcoming) / len(catalogue) <= 0.12
+    upcoming = catalog[catalog["is_future"]]
+    finished = catalog[~catalog["is_future"]]
+    assert 0.05 <= len(upcoming) / len(catalog) <= 0.12
     assert upcoming[["homeScore", "awayScore", "outcome_1x2"]].isna().all().all()
     assert (upcoming["startTimeUtc"] > reference_now).all()
     assert (finished["startTimeUtc"] < reference_now).all()
@@ -117,32 +117,32 @@ def test_upcoming_matches_are_in_the_future_and_unscored(
     np.testing.assert_array_equal(finished["outcome_1x2"].to_numpy(), expected)
 
 
-def test_world_has_regions_tournaments_and_unique_teams(catalogue: pd.DataFrame) -> None:
-    assert 25 <= catalogue["region"].nunique() <= 35
-    assert {"England", "Spain", "Italy", "Germany", "France", "Brazil"} <= set(catalogue["region"])
-    per_region = catalogue.groupby("region")["tournamentName"].nunique()
+def test_world_has_regions_tournaments_and_unique_teams(catalog: pd.DataFrame) -> None:
+    assert 25 <= catalog["region"].nunique() <= 35
+    assert {"England", "Spain", "Italy", "Germany", "France", "Brazil"} <= set(catalog["region"])
+    per_region = catalog.groupby("region")["tournamentName"].nunique()
     assert per_region.between(1, 3).all()
-    assert "Premier League" in set(catalogue["tournamentName"])
+    assert "Premier League" in set(catalog["tournamentName"])
     sides = pd.concat(
         [
-            catalogue[["homeTeamName", "region", "tournamentName"]].set_axis(
+            catalog[["homeTeamName", "region", "tournamentName"]].set_axis(
                 ["team", "r", "t"], axis=1
             ),
-            catalogue[["awayTeamName", "region", "tournamentName"]].set_axis(
+            catalog[["awayTeamName", "region", "tournamentName"]].set_axis(
                 ["team", "r", "t"], axis=1
             ),
         ]
     ).drop_duplicates()
     # A name (case-insensitively) belongs to exactly one team: one region, one tournament.
     assert sides["team"].str.casefold().is_unique
-    women = catalogue[catalogue["sex"] == 1]
-    assert len(women) > 0 and (catalogue["sex"] == 0).sum() > len(women)
+    women = catalog[catalog["sex"] == 1]
+    assert len(women) > 0 and (catalog["sex"] == 0).sum() > len(women)
 
 
-def _brute_form(catalogue: pd.DataFrame, team: str, before: pd.Timestamp) -> dict[str, float]:
+def _brute_form(catalog: pd.DataFrame, team: str, before: pd.Timestamp) -> dict[str, float]:
     """The team's form from its last 5 finished matches strictly before `before`."""
-    mine = (catalogue["homeTeamName"] == team) | (catalogue["awayTeamName"] == team)
-    earlier = catalogue[mine & ~catalogue["is_future"] & (catalogue["startTimeUtc"] < before)]
+    mine = (catalog["homeTeamName"] == team) | (catalog["awayTeamName"] == team)
+    earlier = catalog[mine & ~catalog["is_future"] & (catalog["startTimeUtc"] < before)]
     last = earlier.sort_values("startTimeUtc").tail(5)
     if last.empty:
         return dict.fromkeys(_BRUTE_STATS, np.nan)
@@ -173,17 +173,17 @@ _BRUTE_STATS = (
 )
 
 
-def test_features_use_only_earlier_matches(catalogue: pd.DataFrame) -> None:
+def test_features_use_only_earlier_matches(catalog: pd.DataFrame) -> None:
     rng = np.random.default_rng(0)
-    teams = rng.choice(np.sort(catalogue["homeTeamName"].unique()), size=6, replace=False)
+    teams = rng.choice(np.sort(catalog["homeTeamName"].unique()), size=6, replace=False)
     checked = 0
     for team in teams:
-        games = catalogue[(catalogue["homeTeamName"] == team) | (catalogue["awayTeamName"] == team)]
+        games = catalog[(catalog["homeTeamName"] == team) | (catalog["awayTeamName"] == team)]
         # the first match (no history), early ones (short window), later and upcoming ones
         picks = sorted({0, 1, 3, len(games) // 2, len(games) - 2, len(games) - 1})
         for match_id, row in games.iloc[picks].iterrows():
-            home = _brute_form(catalogue, row["homeTeamName"], row["startTimeUtc"])
-            away = _brute_form(catalogue, row["awayTeamName"], row["startTimeUtc"])
+            home = _brute_form(catalog, row["homeTeamName"], row["startTimeUtc"])
+            away = _brute_form(catalog, row["awayTeamName"], row["startTimeUtc"])
             for stat in _BRUTE_STATS:
                 got, want = row[f"diff_{stat}_w5"], home[stat] - away[stat]
                 assert got == pytest.approx(want, nan_ok=True), (match_id, stat)
@@ -191,18 +191,18 @@ def test_features_use_only_earlier_matches(catalogue: pd.DataFrame) -> None:
     assert checked >= 30
 
 
-def test_first_matches_have_no_features(catalogue: pd.DataFrame) -> None:
-    first = catalogue.iloc[:20]
-    features = [c for c in catalogue.columns if c.startswith("diff_")]
+def test_first_matches_have_no_features(catalog: pd.DataFrame) -> None:
+    first = catalog.iloc[:20]
+    features = [c for c in catalog.columns if c.startswith("diff_")]
     assert first[features].isna().all().all()
-    assert catalogue[features].notna().mean().min() > 0.9
+    assert catalog[features].notna().mean().min() > 0.9
 
 
 # --- predictions and the registry ----------------------------------------------------------
 
 
 def test_predictions_columns_and_values(
-    predictions: pd.DataFrame, catalogue: pd.DataFrame, demo_settings: Settings
+    predictions: pd.DataFrame, catalog: pd.DataFrame, demo_settings: Settings
 ) -> None:
     assert predictions.index.name == "match_id" and predictions.index.dtype == np.int64
     assert predictions.index.is_unique and predictions.index.max() < 2**31
@@ -228,17 +228,17 @@ def test_predictions_columns_and_values(
         demo_settings.mlflow_model_name, "champion"
     )
     assert (predictions["model_run_id"] == champion.run_id).all()
-    assert catalogue.index.isin(predictions.index).all()
-    shared = predictions.loc[catalogue.index]
-    assert (shared["is_future"] == catalogue["is_future"]).all()
-    assert (shared["homeTeamName"] == catalogue["homeTeamName"]).all()
-    assert (shared["startTimeUtc"] == catalogue["startTimeUtc"]).all()
+    assert catalog.index.isin(predictions.index).all()
+    shared = predictions.loc[catalog.index]
+    assert (shared["is_future"] == catalog["is_future"]).all()
+    assert (shared["homeTeamName"] == catalog["homeTeamName"]).all()
+    assert (shared["startTimeUtc"] == catalog["startTimeUtc"]).all()
 
 
-def test_orphan_predictions_are_upcoming_fixtures_missing_from_the_catalogue(
-    predictions: pd.DataFrame, catalogue: pd.DataFrame, demo_summary: Any
+def test_orphan_predictions_are_upcoming_fixtures_missing_from_the_catalog(
+    predictions: pd.DataFrame, catalog: pd.DataFrame, demo_summary: Any
 ) -> None:
-    orphans = predictions[~predictions.index.isin(catalogue.index)]
+    orphans = predictions[~predictions.index.isin(catalog.index)]
     assert 3 <= len(orphans) <= 5
     assert demo_summary.orphan_predictions == len(orphans)
     assert orphans["is_future"].all()
@@ -246,7 +246,7 @@ def test_orphan_predictions_are_upcoming_fixtures_missing_from_the_catalogue(
 
 
 def test_champion_from_the_registry_reproduces_the_predictions(
-    demo_settings: Settings, catalogue: pd.DataFrame, predictions: pd.DataFrame
+    demo_settings: Settings, catalog: pd.DataFrame, predictions: pd.DataFrame
 ) -> None:
     import mlflow.sklearn
 
@@ -256,9 +256,9 @@ def test_champion_from_the_registry_reproduces_the_predictions(
     model = mlflow.sklearn.load_model(f"models:/{demo_settings.mlflow_model_name}@champion")
     columns = list(model.feature_names_in_)
     assert columns[-1] == "sex" and set(columns[:-1]) == {
-        c for c in catalogue.columns if c.startswith("diff_")
+        c for c in catalog.columns if c.startswith("diff_")
     }
-    sample = catalogue.sample(300, random_state=1)
+    sample = catalog.sample(300, random_state=1)
     proba = model.predict_proba(sample[columns].astype(float))
     np.testing.assert_allclose(proba, predictions.loc[sample.index, PROBA].to_numpy(), rtol=1e-12)
 
@@ -285,15 +285,45 @@ def test_both_aliases_point_at_tagged_runs_with_metrics(
     )
 
 
+# --- the data contract ---------------------------------------------------------------------
+
+
+def test_every_source_the_demo_writes_meets_the_data_contract(demo_dir: Path) -> None:
+    """Each declared source is where the contract says, with its columns, dtypes and keys."""
+    from graph.sources.tables import ALL_TABLES, TableSpec
+
+    for spec in ALL_TABLES:
+        data = (demo_dir / spec.bucket / spec.key).read_bytes()
+        value = spec.decode(data)  # as the API reads it (a CSV's dtypes are what it infers)
+        assert spec.required <= spec.names(value), spec.source
+        if isinstance(spec, TableSpec):
+            assert spec.dtypes, f"{spec.source} declares no dtypes"
+            assert spec.dtype_problems(value) == [], spec.source
+        assert spec.rows(spec.parse(data)) > 0, spec.source
+
+
+def test_the_contract_check_names_what_departs_from_it(predictions: pd.DataFrame) -> None:
+    from graph.sources.tables import PREDICTIONS
+
+    assert PREDICTIONS.dtype_problems(predictions) == []
+    broken = predictions.drop(columns="model_stage").astype({"predicted_class": float})
+    broken.index = broken.index.astype(np.int32)
+    assert PREDICTIONS.dtype_problems(broken) == [
+        "predictions/predictions.parquet: match_id is int32, not int64",
+        "predictions/predictions.parquet: predicted_class is float64, not int64",
+        "predictions/predictions.parquet: no column model_stage",
+    ]
+
+
 # --- odds, ROI, drift, reports -------------------------------------------------------------
 
 
 def test_odds_cover_most_matches_with_a_five_percent_margin(
-    odds: pd.DataFrame, catalogue: pd.DataFrame
+    odds: pd.DataFrame, catalog: pd.DataFrame
 ) -> None:
     assert odds.index.name == "match_id" and odds.index.is_unique
-    assert odds.index.isin(catalogue.index).all()
-    assert 0.6 <= len(odds) / len(catalogue) <= 0.7
+    assert odds.index.isin(catalog.index).all()
+    assert 0.6 <= len(odds) / len(catalog) <= 0.7
     assert list(odds.columns) == [
         "odd_home",
         "odd_draw",
@@ -312,11 +342,11 @@ def test_odds_cover_most_matches_with_a_five_percent_margin(
     assert 0.05 <= odds["fonbet_sport_id"].isna().mean() <= 0.15
 
 
-def test_roi_by_region(demo_dir: Path, catalogue: pd.DataFrame) -> None:
+def test_roi_by_region(demo_dir: Path, catalog: pd.DataFrame) -> None:
     roi = _read(demo_dir, ROI)
     assert list(roi.columns) == ["region", "n_bets", "roi", "profit", "n_won"]
     assert len(roi) > 0 and roi["region"].is_unique
-    assert set(roi["region"]) <= set(catalogue["region"])
+    assert set(roi["region"]) <= set(catalog["region"])
     assert (roi["n_bets"] > 0).all()
     assert (roi["n_won"] <= roi["n_bets"]).all()
     assert np.allclose(roi["roi"], roi["profit"] / roi["n_bets"], atol=1e-3)

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from graph.sources.local import LocalStorage
+from graph.sources.tables import ODDS
 from jobs.feeds.errors import SourceRefused
 from jobs.feeds.fonbet import ingest_fonbet_odds, parse_fonbet
 from tests import datasets
@@ -30,7 +31,7 @@ def packet() -> dict[str, Any]:
     return data
 
 
-def catalogue() -> pd.DataFrame:
+def catalog() -> pd.DataFrame:
     """Three of the sample's matches as another feed would write them, and two decoys."""
     rows = [
         (501, "2019-08-19 16:55", "FC Спартак М.", "ЦСКА"),  # affix and punctuation differ
@@ -51,7 +52,7 @@ def catalogue() -> pd.DataFrame:
 
 @pytest.fixture
 def storage(tmp_path: Path) -> LocalStorage:
-    datasets.write(tmp_path, datasets.FEATURES, catalogue())
+    datasets.write(tmp_path, datasets.FEATURES, catalog())
     return LocalStorage(tmp_path)
 
 
@@ -89,6 +90,7 @@ async def test_linked_odds_land_in_the_odds_file_and_the_rest_are_reported(
 
     odds = odds_file(storage)
     assert odds.index.name == "match_id" and list(odds.index) == [501, 502, 503]
+    assert ODDS.dtype_problems(odds) == []
     assert odds.to_dict("index") == {
         501: _row(3.95, 2.6, 2.4, SPARTAK, 11935),
         502: _row(5.2, 4.9, 1.47, NEVROZ, 12275),

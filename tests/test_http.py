@@ -13,6 +13,7 @@ from tests.fixtures.server import LiveServer, ServeFactory
 
 KEY = "s3cret-header-key"
 TOKEN = "s3cret-query-token"
+DEBUG = {"X-Matchgraph-Debug": "1"}  # asks for extensions.loaderBatches
 PAGE = """query($f: Int!) { matches(first: $f) { edges { node {
   matchId prediction { probaHome } odds { home } features { value } region { roi { roi } }
 } } } }"""
@@ -79,7 +80,7 @@ async def test_one_batch_per_field_kind_whatever_the_page_size(
     serve: ServeFactory, small_dir: Path, first: int
 ) -> None:
     api = serve(data_dir=small_dir, response_cache_mb=0)
-    body = await api.graphql(PAGE, {"f": first})
+    body = await api.graphql(PAGE, {"f": first}, headers=DEBUG)
     assert len(body["data"]["matches"]["edges"]) == first
     assert body["extensions"]["loaderBatches"] == {
         "prediction": 1,
@@ -95,7 +96,7 @@ async def test_sibling_root_fields_share_one_batch(api: LiveServer) -> None:
     query = f"""{{ a: match(matchId: {a}) {{ prediction {{ probaHome }} }}
                    b: match(matchId: {b}) {{ prediction {{ probaHome }} }}
                    c: match(matchId: {c}) {{ prediction {{ probaHome }} }} }}"""
-    body = await api.graphql(query)
+    body = await api.graphql(query, headers=DEBUG)
     assert body["extensions"]["loaderBatches"] == {"match": 1, "prediction": 1}
 
 

@@ -72,12 +72,12 @@ async def test_rejected_and_refused_sources_exit_non_zero(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_ingest_fonbet_links_odds(tmp_path: Path, database_url: str) -> None:
-    catalogue = datasets.catalogue(3)
-    catalogue["homeTeamName"] = ["Спартак М", "Невроз", "Home"]
-    catalogue["awayTeamName"] = ["ЦСКА", "Мотала", "Away"]
+    catalog = datasets.catalog(3)
+    catalog["homeTeamName"] = ["Спартак М", "Невроз", "Home"]
+    catalog["awayTeamName"] = ["ЦСКА", "Мотала", "Away"]
     times = ["2019-08-19 16:55", "2019-08-19 17:25", "2025-01-01 00:00"]
-    catalogue["startTimeUtc"] = pd.to_datetime(times, utc=True)
-    datasets.write(tmp_path, datasets.FEATURES, catalogue)
+    catalog["startTimeUtc"] = pd.to_datetime(times, utc=True)
+    datasets.write(tmp_path, datasets.FEATURES, catalog)
     code, out, _ = await matchgraph(tmp_path, database_url, "ingest-fonbet", "--file", str(FONBET))
     assert code == 0
     assert out.splitlines()[0] == ("inserted 2, updated 0, unchanged 0, rejected 0, unlinked 5"), (

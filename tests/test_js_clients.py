@@ -59,8 +59,8 @@ def live(serve: ServeFactory, live_settings: Settings, session_worker: WorkerPro
 @pytest.fixture(scope="module")
 def upcoming(demo_dir: Path) -> int:
     """A future match with every feature: the worker can predict it."""
-    catalogue = pd.read_parquet(demo_dir / "predictions" / "match_features.parquet")
-    ready = catalogue[catalogue["is_future"] & catalogue.filter(like="diff_").notna().all(axis=1)]
+    catalog = pd.read_parquet(demo_dir / "predictions" / "match_features.parquet")
+    ready = catalog[catalog["is_future"] & catalog.filter(like="diff_").notna().all(axis=1)]
     return int(ready.index[0])
 
 

@@ -37,14 +37,14 @@ def live(serve: ServeFactory, live_settings: Settings, session_worker: WorkerPro
 
 
 @pytest.fixture(scope="module")
-def catalogue(demo_dir: Path) -> pd.DataFrame:
+def catalog(demo_dir: Path) -> pd.DataFrame:
     return pd.read_parquet(demo_dir / "predictions" / "match_features.parquet")
 
 
 @pytest.fixture(scope="module")
-def upcoming(catalogue: pd.DataFrame) -> int:
-    features = catalogue.filter(like="diff_")
-    ready = catalogue[catalogue["is_future"] & features.notna().all(axis=1)]
+def upcoming(catalog: pd.DataFrame) -> int:
+    features = catalog.filter(like="diff_")
+    ready = catalog[catalog["is_future"] & features.notna().all(axis=1)]
     return int(ready.index[0])
 
 
@@ -68,13 +68,13 @@ def _probabilities(task: dict[str, Any]) -> list[float]:
 
 @pytest.mark.parametrize("stage", ["CHAMPION", "CHALLENGER"])
 async def test_wait_returns_the_models_own_prediction(
-    live: LiveServer, live_settings: Settings, catalogue: pd.DataFrame, upcoming: int, stage: str
+    live: LiveServer, live_settings: Settings, catalog: pd.DataFrame, upcoming: int, stage: str
 ) -> None:
     data = await live.data(PREDICT, {"m": upcoming, "s": stage, "w": True})
     task = data["predictMatch"]
     assert task["status"] == "COMPLETE", task
     assert (task["kind"], task["matchId"], task["stage"]) == ("predict_match", upcoming, stage)
-    expected = registry_prediction(live_settings, stage.lower(), catalogue.loc[upcoming])
+    expected = registry_prediction(live_settings, stage.lower(), catalog.loc[upcoming])
     assert _probabilities(task) == pytest.approx(expected, abs=1e-12)
     result = task["result"]
     assert result["modelStage"] == stage and result["modelName"] == "soccer-1x2"
@@ -131,12 +131,12 @@ async def test_unknown_task_is_not_found(live: LiveServer) -> None:
 
 
 async def test_invalid_matches_are_refused_before_enqueueing(
-    live: LiveServer, demo_dir: Path, catalogue: pd.DataFrame
+    live: LiveServer, demo_dir: Path, catalog: pd.DataFrame
 ) -> None:
     unknown = await live.graphql(PREDICT, {"m": 2_000_000_000})
     assert unknown["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     predictions = pd.read_parquet(demo_dir / "predictions" / "predictions.parquet")
-    orphan = int(predictions.index.difference(catalogue.index)[0])
+    orphan = int(predictions.index.difference(catalog.index)[0])
     body = await live.graphql(PREDICT, {"m": orphan})
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
@@ -179,9 +179,9 @@ async def test_queue_and_workers(live: LiveServer) -> None:
 
 
 async def test_concurrent_predictions_are_counted_with_their_model_calls(
-    live: LiveServer, catalogue: pd.DataFrame
+    live: LiveServer, catalog: pd.DataFrame
 ) -> None:
-    ready = catalogue[catalogue["is_future"] & catalogue.filter(like="diff_").notna().all(axis=1)]
+    ready = catalog[catalog["is_future"] & catalog.filter(like="diff_").notna().all(axis=1)]
     ids = [int(i) for i in ready.index[:30]]
     tasks = await asyncio.gather(
         *(live.data(PREDICT, {"m": m, "s": "CHAMPION", "w": True}) for m in ids)
@@ -221,7 +221,7 @@ async def test_websocket_bad_key_is_closed_4403(
 def test_the_api_process_never_imports_mlflow() -> None:
     code = (
         "import sys; from api.app import create_app; create_app(); "
-        "import api.graphql_view, graph.live, jobs.client; "
+        "import api.graphql_view, graph.live, graph.taskqueue.client; "
         "assert 'mlflow' not in sys.modules and 'sklearn' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

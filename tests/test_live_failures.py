@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from graph.settings import Settings
+from graph.sources.tables import PREDICTIONS
 from tests.fixtures.server import ServeFactory
 from tests.fixtures.worker import OwnRedis, worker_env
 from tests.fixtures.ws import subscribe
@@ -101,9 +102,10 @@ def test_batch_inference_rewrites_predictions_with_the_champion(
         [sys.executable, "-m", "api.cli", "batch"], env=env, check=True, capture_output=True
     )
     written = pd.read_parquet(target)
-    catalogue = pd.read_parquet(data_dir / "predictions" / "match_features.parquet")
+    catalog = pd.read_parquet(data_dir / "predictions" / "match_features.parquet")
     assert written.index.name == "match_id"
-    assert set(written.index) == set(catalogue.index)
+    assert PREDICTIONS.dtype_problems(written) == []
+    assert set(written.index) == set(catalog.index)
     assert set(written["model_run_id"]) == {demo_summary.champion_run_id}
     probabilities = written[["proba_home", "proba_draw", "proba_away"]].sum(axis=1)
     assert probabilities.to_numpy() == pytest.approx(1.0)

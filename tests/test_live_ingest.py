@@ -102,8 +102,8 @@ async def test_sources_outside_the_storage_are_bad_user_input(live: LiveServer) 
 async def test_the_demo_fills_live_scores_for_finished_matches(
     live: LiveServer, demo_dir: Path, demo_summary: Any
 ) -> None:
-    catalogue = pd.read_parquet(demo_dir / "predictions" / "match_features.parquet")
-    finished = catalogue[~catalogue["is_future"]]
+    catalog = pd.read_parquet(demo_dir / "predictions" / "match_features.parquet")
+    finished = catalog[~catalog["is_future"]]
     assert demo_summary.live_scores == len(finished)
     match_id = int(finished.index[-1])
     query = """query($m: Int!) { match(matchId: $m) {

@@ -15,7 +15,7 @@ from graph.sources.database import create_engine_for, ensure_schema
 from graph.sources.errors import DatabaseUnavailable
 from graph.sources.livescore_models import LiveScoreRow
 from graph.sources.livescores import LiveScoreRepository, UpsertCounts, open_live_scores
-from jobs.feeds.catalogue import fill_livescores_from_catalogue
+from jobs.feeds.catalog import fill_livescores_from_catalog
 from tests import datasets
 from tests.fixtures.database import StatementLog, fresh_postgres
 
@@ -141,20 +141,20 @@ async def _columns(engine: AsyncEngine) -> dict[str, tuple[str, bool]]:
     return {c["name"]: (str(c["type"]), c["nullable"]) for c in found}
 
 
-async def test_finished_catalogue_matches_fill_the_table(
+async def test_finished_catalog_matches_fill_the_table(
     repository: LiveScoreRepository,
 ) -> None:
-    catalogue = datasets.catalogue(200)
-    finished = catalogue[~catalogue["is_future"]]
-    first = await fill_livescores_from_catalogue(repository, catalogue)
+    catalog = datasets.catalog(200)
+    finished = catalog[~catalog["is_future"]]
+    first = await fill_livescores_from_catalog(repository, catalog)
     assert (first.inserted, first.updated, first.unchanged) == (len(finished), 0, 0)
-    stored = await repository.by_ids(catalogue.index.tolist())
+    stored = await repository.by_ids(catalog.index.tolist())
     assert set(stored) == set(finished.index)
-    row, source = stored[1], catalogue.loc[1]
+    row, source = stored[1], catalog.loc[1]
     assert (row.home_team_name, row.away_team_name) == (source.homeTeamName, source.awayTeamName)
     assert row.status == "FT"
     assert (row.home_score, row.away_score) == (source["homeScore"], source["awayScore"])
     assert row.start_time_utc == source["startTimeUtc"].to_pydatetime()
     assert (row.region, row.tournament) == (source["region"], "Cup")
-    again = await fill_livescores_from_catalogue(repository, catalogue)
+    again = await fill_livescores_from_catalog(repository, catalog)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, len(finished))

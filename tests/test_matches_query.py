@@ -98,8 +98,8 @@ async def test_unknown_match_is_null(api: LiveServer) -> None:
 
 async def test_orphans_are_reachable_but_never_listed(api: LiveServer, demo_dir: Path) -> None:
     predictions = pd.read_parquet(demo_dir / "predictions" / "predictions.parquet")
-    catalogue = pd.read_parquet(demo_dir / "predictions" / "match_features.parquet")
-    orphans = predictions.index.difference(catalogue.index)
+    catalog = pd.read_parquet(demo_dir / "predictions" / "match_features.parquet")
+    orphans = predictions.index.difference(catalog.index)
     assert len(orphans) > 0, "the demo set carries orphan predictions"
     orphan = int(orphans[0])
     query = """query($id: Int!) { match(matchId: $id) {
@@ -112,7 +112,7 @@ async def test_orphans_are_reachable_but_never_listed(api: LiveServer, demo_dir:
     node = await api.data("query($id: ID!) { node(id: $id) { id } }", {"id": match["id"]})
     assert node["node"]["id"] == match["id"]
     total, ids = await _ids(api)
-    assert total == len(catalogue) and orphan not in ids
+    assert total == len(catalog) and orphan not in ids
 
 
 async def test_node_round_trips_matches_and_regions(api: LiveServer) -> None:

@@ -33,7 +33,7 @@ from api import metrics
 from graph.health import VERSION
 from graph.settings import Settings
 from graph.sources.tables import DRIFT, ODDS, PREDICTIONS
-from jobs.workers_info import health_key, health_payload
+from graph.taskqueue.workers import health_key, health_payload
 from tests import datasets
 from tests.fixtures.server import LiveServer, ServeFactory
 from tests.fixtures.worker import OwnRedis

@@ -55,7 +55,7 @@ def _nullable(value: Any) -> Any:
     return None if pd.isna(value) else value
 
 
-async def test_paging_covers_the_catalogue_exactly_once_in_order(
+async def test_paging_covers_the_catalog_exactly_once_in_order(
     api: LiveServer, files: dict[str, pd.DataFrame]
 ) -> None:
     features = files["features"]
@@ -177,8 +177,8 @@ async def test_region_roi_equals_the_csv(api: LiveServer, files: dict[str, pd.Da
     roi = files["roi"].set_index("region")
     data = await api.data("{ regions { id name roi { bets roi profit won } } }")
     served = {r["name"]: r["roi"] for r in data["regions"]}
-    catalogue_regions = set(files["features"]["region"].dropna())
-    assert set(served) == catalogue_regions | set(roi.index)
+    catalog_regions = set(files["features"]["region"].dropna())
+    assert set(served) == catalog_regions | set(roi.index)
     for name, row in roi.iterrows():
         assert served[str(name)] == {
             "bets": int(row["n_bets"]),
@@ -186,4 +186,4 @@ async def test_region_roi_equals_the_csv(api: LiveServer, files: dict[str, pd.Da
             "profit": _nullable(float(row["profit"])),
             "won": int(row["n_won"]),
         }
-    assert all(served[n] is None for n in catalogue_regions - set(roi.index))
+    assert all(served[n] is None for n in catalog_regions - set(roi.index))

@@ -22,10 +22,10 @@ from redis.asyncio import Redis
 
 from api.task_queue import TaskQueue, open_task_queue
 from graph.settings import Settings
-from jobs import events
-from jobs.constants import RedisNames
+from graph.taskqueue import events
+from graph.taskqueue.names import RedisNames
+from graph.taskqueue.workers import health_key, health_payload, list_workers
 from jobs.worker import _after_job_end, _on_job_start, build_worker
-from jobs.workers_info import health_key, health_payload, list_workers
 from tests.fixtures.worker import OwnRedis
 
 NAMESPACE_ENV = "MATCHGRAPH_REDIS_NAMESPACE"

@@ -14,7 +14,7 @@ RUNS = """{ matches(first: 500) {
 
 
 async def _upload(storage: S3Storage, n: int, run_id: str) -> None:
-    frame = datasets.catalogue(n)
+    frame = datasets.catalog(n)
     await storage.put_dataframe("predictions", "match_features.parquet", frame)
     predictions = datasets.predictions(frame.index, run_id=run_id)
     await storage.put_dataframe("predictions", "predictions.parquet", predictions)

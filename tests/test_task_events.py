@@ -13,13 +13,13 @@ from arq.constants import result_key_prefix
 from arq.jobs import serialize_result
 from redis.asyncio import Redis
 
-import jobs.client
+import graph.taskqueue.client
 from api.task_queue import TaskQueue, open_task_queue
 from graph.settings import Settings
-from jobs import events
-from jobs.constants import RedisNames
-from jobs.serializer import dumps
-from jobs.tasks import TaskState, TaskStatus, read_state
+from graph.taskqueue import events
+from graph.taskqueue.names import RedisNames
+from graph.taskqueue.serializer import dumps
+from graph.taskqueue.state import TaskState, TaskStatus, read_state
 from tests.fixtures.worker import OwnRedis
 
 KWARGS = {"match_id": 7, "stage": "champion"}
@@ -28,7 +28,7 @@ KWARGS = {"match_id": 7, "stage": "champion"}
 @pytest.fixture
 async def queue(own_redis: OwnRedis, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TaskQueue]:
     # No safety re-read while a test publishes: every read below is one the events caused.
-    monkeypatch.setattr(jobs.client, "SAFETY_RECHECK_SECONDS", 60.0)
+    monkeypatch.setattr(graph.taskqueue.client, "SAFETY_RECHECK_SECONDS", 60.0)
     async with open_task_queue(Settings(redis_url=own_redis.url)) as opened:
         await asyncio.wait_for(opened.hub.connected.wait(), 10)
         yield opened

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.routing import WebSocketRoute
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -114,7 +115,8 @@ async def test_below_the_limit_strawberry_runs_the_operation(
 
 
 def test_the_api_uses_both_handlers(serve: ServeFactory, demo_dir: Path) -> None:
-    view = serve(data_dir=demo_dir, max_subscriptions=3).app.state.view
+    app = serve(data_dir=demo_dir, max_subscriptions=3).app
+    (view,) = [r.endpoint for r in app.routes if isinstance(r, WebSocketRoute)]
     assert view.graphql_transport_ws_handler_class is TransportWSHandler
     assert view.graphql_ws_handler_class is LegacyWSHandler
     assert view.max_subscriptions_per_connection == 3

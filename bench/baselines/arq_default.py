@@ -26,8 +26,8 @@ from typing import Any
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker
 
-from jobs.constants import RedisNames
-from jobs.serializer import dumps, loads
+from graph.taskqueue.names import RedisNames
+from graph.taskqueue.serializer import dumps, loads
 
 # The baseline runs alone on its own database: it keeps our default namespace's queue name.
 SHORT_QUEUE = RedisNames().short_queue

@@ -134,7 +134,7 @@ class MatchConnection:
 
 @dataclass
 class Data:
-    catalogue: pd.DataFrame  # sorted by kick-off, then match id
+    catalog: pd.DataFrame  # sorted by kick-off, then match id
     predictions: pd.DataFrame
     odds: pd.DataFrame
     roi: pd.DataFrame  # indexed by casefolded region name
@@ -160,8 +160,8 @@ def _match(match_id: int, row: dict[Any, Any]) -> Match:
 class Query:
     @strawberry.field
     async def matches(self, info: strawberry.Info, first: int = 50) -> MatchConnection:
-        catalogue: pd.DataFrame = info.context["data"].catalogue
-        page = catalogue.iloc[:first]
+        catalog: pd.DataFrame = info.context["data"].catalog
+        page = catalog.iloc[:first]
         edges = [
             MatchEdge(cursor=base64.b64encode(f"m:{key}".encode()).decode(), node=_match(key, row))
             for key, row in zip(page.index.tolist(), page.to_dict("records"), strict=True)
@@ -169,10 +169,10 @@ class Query:
         return MatchConnection(
             edges=edges,
             page_info=PageInfo(
-                has_next_page=len(catalogue) > first,
+                has_next_page=len(catalog) > first,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
-            total_count=len(catalogue),
+            total_count=len(catalog),
         )
 
 
@@ -190,8 +190,8 @@ def _loaders(data: Data) -> dict[str, DataLoader[Any, Any]]:
         return [_roi(rows[k]) if k in rows else None for k in keys]
 
     async def load_features(keys: list[int]) -> list[list[Feature]]:
-        names = [c for c in data.catalogue.columns if str(c).startswith("diff_")]
-        rows = data.catalogue.loc[data.catalogue.index.isin(keys), names].to_dict("index")
+        names = [c for c in data.catalog.columns if str(c).startswith("diff_")]
+        rows = data.catalog.loc[data.catalog.index.isin(keys), names].to_dict("index")
         return [
             [Feature(name=str(n), value=v) for n, v in rows.get(k, {}).items() if not pd.isna(v)]
             for k in keys
@@ -249,13 +249,13 @@ def _by_match_id(frame: pd.DataFrame) -> pd.DataFrame:
 
 def load_data() -> Data:
     root = data_dir_from_env()
-    catalogue = _by_match_id(pd.read_parquet(root / "predictions" / "match_features.parquet"))
-    catalogue = catalogue.reset_index().sort_values(["startTimeUtc", "match_id"], kind="stable")
+    catalog = _by_match_id(pd.read_parquet(root / "predictions" / "match_features.parquet"))
+    catalog = catalog.reset_index().sort_values(["startTimeUtc", "match_id"], kind="stable")
     roi_path = root / "predictions" / "analysis" / "live_betting" / "roi_by_region.csv"
     roi = pd.read_csv(roi_path) if roi_path.exists() else pd.DataFrame(columns=["region"])
     roi.index = roi["region"].astype(str).str.casefold()
     return Data(
-        catalogue=catalogue.set_index("match_id"),
+        catalog=catalog.set_index("match_id"),
         predictions=_by_match_id(pd.read_parquet(root / "predictions" / "predictions.parquet")),
         odds=_by_match_id(pd.read_parquet(root / "data-raw" / "fonbet_odds.parquet")),
         roi=roi[~roi.index.duplicated(keep="last")],

@@ -15,6 +15,7 @@ from bench.data import arrow_bytes, ensure_demo, facts
 from bench.queries import BATCHES
 from bench.stats import ratio
 from bench.systems import Servers, ours
+from graph.sources.tables import CATALOG
 
 MB = 2**20
 
@@ -23,7 +24,7 @@ def _measure(servers: Servers, data_dir: Path) -> dict[str, int]:
     server = servers.start(ours(data_dir))
     try:
         servers.wait_ready(server)
-        n = min(50, facts(data_dir).catalogue) if (data_dir / "predictions").exists() else 0
+        n = min(50, facts(data_dir).catalogue) if (data_dir / CATALOG.bucket).exists() else 0
         if n:
             check_graphql(post_graphql(server, BATCHES, n), "memory page", edges=n)
         return server.rss_kb()

@@ -90,10 +90,6 @@ class MatchCatalog(KeyedTable):
     def cursor_key(self, position: int) -> tuple[int, int]:
         return int(self.start_ns[position]), int(self.ids[position])
 
-    def feature_rows(self, positions: np.ndarray) -> np.ndarray:
-        rows: np.ndarray = self.features[positions]
-        return rows
-
     def _mask(self, where: MatchFilter) -> np.ndarray:
         mask = np.ones(self.ids.size, dtype=bool)
         if where.future_only:

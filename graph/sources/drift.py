@@ -17,7 +17,6 @@ from typing import Any
 
 from graph.sources.errors import InvalidSource
 
-SOURCE = "reports/drift/latest.json"
 REQUIRED = frozenset({"dataset_drift"})
 
 
@@ -70,7 +69,7 @@ def build_drift(doc: Mapping[str, Any]) -> DriftReport:
 
 
 def _invalid(message: str) -> InvalidSource:
-    return InvalidSource(f"{SOURCE}: {message}")
+    return InvalidSource(message)  # the spec (tables.DRIFT) prefixes the file's name
 
 
 def _features(value: Any) -> tuple[FeatureDriftStats, ...]:

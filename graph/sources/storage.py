@@ -19,8 +19,7 @@ import pandas as pd
 
 from graph.sources.codecs import content_type, decode_frame, encode_frame
 from graph.sources.errors import InvalidKey, ObjectNotFound
-
-BUCKETS = frozenset({"predictions", "data-raw", "reports"})
+from graph.sources.tables import BUCKETS
 
 
 @dataclass(frozen=True, slots=True)

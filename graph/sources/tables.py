@@ -1,10 +1,15 @@
-"""What each pipeline file is: where it lives, what it must hold, how it is indexed."""
+"""The data contract: what each pipeline file is, where it lives, what it must hold.
+
+Declared once here and used by every reader and writer: the API's snapshots,
+the worker (batch inference), ingestion (Fonbet odds), the demo pipeline and
+`matchgraph up`. DATA.md describes the same contract in prose.
+"""
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sized
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
@@ -20,6 +25,13 @@ from graph.sources.keyed import KeyedTable, nullable_int_column, python_column, 
 T = TypeVar("T")
 V = TypeVar("V")  # what the bytes decode to, before validation
 SizedT = TypeVar("SizedT", bound=Sized)
+
+PREDICTIONS_BUCKET = "predictions"  # what the pipeline derives: catalogue, predictions, ROI
+RAW_BUCKET = "data-raw"  # what comes from outside: bookmaker odds, uploaded feeds
+REPORTS_BUCKET = "reports"  # drift verdict and HTML reports
+BUCKETS = frozenset({PREDICTIONS_BUCKET, RAW_BUCKET, REPORTS_BUCKET})
+FEEDS_SOURCE_PREFIX = f"{RAW_BUCKET}/feeds/"  # `<bucket>/<key>` of feed files uploaded to ingest
+EVIDENTLY_PREFIX = "evidently/"  # under REPORTS_BUCKET: Evidently-style HTML reports
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,9 @@ class SourceSpec(abc.ABC, Generic[V, T]):
 class TableSpec(SourceSpec[pd.DataFrame, SizedT]):
     """A tabular file (parquet, CSV, JSON records) decoded into a DataFrame."""
 
+    # The columns the pipeline writes (the index too, by name) and their dtype kind (DTYPES).
+    dtypes: Mapping[str, str] = field(default_factory=dict, compare=False)
+
     what: ClassVar[str] = "columns"
 
     def decode(self, data: bytes) -> pd.DataFrame:
@@ -85,6 +100,21 @@ class TableSpec(SourceSpec[pd.DataFrame, SizedT]):
 
     def rows(self, table: SizedT) -> int:
         return len(table)
+
+    def dtype_problems(self, frame: pd.DataFrame) -> list[str]:
+        """How `frame` departs from the declared columns and dtypes (empty: it conforms)."""
+        problems = []
+        for name, kind in self.dtypes.items():
+            if name in frame.columns:
+                dtype = frame[name].dtype
+            elif frame.index.name == name:
+                dtype = frame.index.dtype
+            else:
+                problems.append(f"{self.source}: no column {name}")
+                continue
+            if not DTYPES[kind](dtype):
+                problems.append(f"{self.source}: {name} is {dtype}, not {kind}")
+        return problems
 
 
 @dataclass(frozen=True)
@@ -101,6 +131,47 @@ class DocumentSpec(SourceSpec[Mapping[str, Any], T]):
 
     def rows(self, table: T) -> int:
         return 0 if table is None else 1
+
+
+def _is_utc(dtype: Any) -> bool:
+    return isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC"
+
+
+DTYPES: Mapping[str, Callable[[Any], bool]] = {
+    "int64": lambda dtype: dtype == np.int64,
+    "integer, nullable": pd.api.types.is_integer_dtype,  # Int64, or int64 without gaps
+    "float64": lambda dtype: dtype == np.float64,
+    "bool": lambda dtype: dtype == np.bool_,
+    "string": pd.api.types.is_string_dtype,
+    "datetime UTC": _is_utc,
+}
+LABELS = ("home", "draw", "away")  # predicted_label of predicted_class 0, 1, 2
+
+
+def predictions_frame(
+    rows: pd.DataFrame, proba: np.ndarray, *, run_id: str, stage: str
+) -> pd.DataFrame:
+    """predictions.parquet for `rows` (catalogue columns, indexed by match id).
+
+    `proba` holds the model's class probabilities, one row per match in the
+    order home, draw, away. Batch inference and the demo both write this.
+    """
+    proba = np.asarray(proba, dtype=np.float64).reshape(len(rows), len(LABELS))
+    predicted = proba.argmax(axis=1).astype(np.int64)
+    return pd.DataFrame(
+        {
+            **dict(zip(PROBA_COLUMNS, proba.T, strict=True)),
+            "predicted_class": predicted,
+            "predicted_label": pd.array(np.array(LABELS, dtype=object)[predicted], dtype="str"),
+            "is_future": rows["is_future"].astype(bool).to_numpy(),
+            "startTimeUtc": rows["startTimeUtc"].array,
+            "homeTeamName": rows["homeTeamName"].array,
+            "awayTeamName": rows["awayTeamName"].array,
+            "model_run_id": pd.array([run_id] * len(rows), dtype="str"),
+            "model_stage": pd.array([stage] * len(rows), dtype="str"),
+        },
+        index=rows.index.rename("match_id"),
+    )
 
 
 def _id_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -121,7 +192,8 @@ def empty_catalog() -> MatchCatalog:
     return MatchCatalog(pd.DataFrame(columns, index=pd.Index([], name="match_id", dtype="int64")))
 
 
-PREDICTION_COLUMNS = ("proba_home", "proba_draw", "proba_away", "predicted_class")
+PROBA_COLUMNS = ("proba_home", "proba_draw", "proba_away")  # class probabilities, LABELS order
+PREDICTION_COLUMNS = (*PROBA_COLUMNS, "predicted_class")
 ORPHAN_COLUMNS = ("start_iso", "homeTeamName", "awayTeamName", "is_future")
 
 
@@ -129,7 +201,7 @@ def build_predictions(frame: pd.DataFrame) -> KeyedTable:
     frame = _id_frame(frame).dropna(subset=list(PREDICTION_COLUMNS))
     frame = frame[frame["predicted_class"].isin([0, 1, 2])]
     start = pd.to_datetime(frame.get("startTimeUtc", pd.Series(pd.NaT, frame.index)), utc=True)
-    columns = {name: python_column(frame[name].astype(float)) for name in PREDICTION_COLUMNS[:3]}
+    columns = {name: python_column(frame[name].astype(float)) for name in PROBA_COLUMNS}
     columns["predicted_class"] = nullable_int_column(frame["predicted_class"])
     for name in ("model_run_id", "model_stage", "homeTeamName", "awayTeamName"):
         columns[name] = _optional(frame, name)
@@ -141,14 +213,16 @@ def build_predictions(frame: pd.DataFrame) -> KeyedTable:
 
 def build_odds(frame: pd.DataFrame) -> KeyedTable:
     frame = _id_frame(frame)
-    columns = {name: python_column(frame[name].astype(float)) for name in ODDS_COLUMNS}
-    for name in ("fonbet_event_id", "fonbet_sport_id"):
+    columns = {name: python_column(frame[name].astype(float)) for name in ODDS_PRICE_COLUMNS}
+    for name in FONBET_ID_COLUMNS:
         series = frame[name] if name in frame else pd.Series(np.nan, index=frame.index)
         columns[name] = nullable_int_column(series)
     return KeyedTable(frame.index, columns)
 
 
-ODDS_COLUMNS = ("odd_home", "odd_draw", "odd_away")
+ODDS_PRICE_COLUMNS = ("odd_home", "odd_draw", "odd_away")  # required: decimal 1X2 odds
+FONBET_ID_COLUMNS = ("fonbet_event_id", "fonbet_sport_id")  # optional: the event's URL
+ODDS_FILE_COLUMNS = (*ODDS_PRICE_COLUMNS, *FONBET_ID_COLUMNS)  # what fonbet_odds.parquet holds
 ROI_COLUMNS = ("region", "n_bets", "roi", "profit", "n_won")
 
 
@@ -176,34 +250,87 @@ def empty_keyed() -> KeyedTable:
     return KeyedTable(pd.Index([]), {})
 
 
+def build_drift_report(doc: Mapping[str, Any]) -> DriftReport | None:
+    """The drift verdict; a problem in it names the file."""
+    try:
+        return build_drift(doc)
+    except InvalidSource as exc:
+        raise InvalidSource(f"{DRIFT.source}: {exc}") from exc
+
+
 CATALOG = TableSpec(
     "catalog",
-    "predictions",
+    PREDICTIONS_BUCKET,
     "match_features.parquet",
     catalog.REQUIRED,
     build_catalog,
     empty_catalog,
+    # and the model's features, diff_<stat>_w5 (float64, NaN allowed)
+    dtypes={
+        "match_id": "int64",
+        "startTimeUtc": "datetime UTC",
+        "homeTeamName": "string",
+        "awayTeamName": "string",
+        "region": "string",
+        "tournamentName": "string",
+        "sex": "int64",
+        "is_future": "bool",
+        "homeScore": "float64",
+        "awayScore": "float64",
+        "outcome_1x2": "float64",
+    },
 )
 PREDICTIONS = TableSpec(
     "predictions",
-    "predictions",
+    PREDICTIONS_BUCKET,
     "predictions.parquet",
-    frozenset({*PREDICTION_COLUMNS[:3], "predicted_class", "predicted_label"}),
+    frozenset({*PREDICTION_COLUMNS, "predicted_label"}),
     build_predictions,
     empty_keyed,
+    dtypes={
+        "match_id": "int64",
+        "proba_home": "float64",
+        "proba_draw": "float64",
+        "proba_away": "float64",
+        "predicted_class": "int64",
+        "predicted_label": "string",
+        "is_future": "bool",
+        "startTimeUtc": "datetime UTC",
+        "homeTeamName": "string",
+        "awayTeamName": "string",
+        "model_run_id": "string",
+        "model_stage": "string",
+    },
 )
 ODDS = TableSpec(
-    "odds", "data-raw", "fonbet_odds.parquet", frozenset(ODDS_COLUMNS), build_odds, empty_keyed
+    "odds",
+    RAW_BUCKET,
+    "fonbet_odds.parquet",
+    frozenset(ODDS_PRICE_COLUMNS),
+    build_odds,
+    empty_keyed,
+    dtypes={
+        "match_id": "int64",
+        **dict.fromkeys(ODDS_PRICE_COLUMNS, "float64"),
+        **dict.fromkeys(FONBET_ID_COLUMNS, "integer, nullable"),
+    },
 )
 ROI = TableSpec(
     "roi",
-    "predictions",
+    PREDICTIONS_BUCKET,
     "analysis/live_betting/roi_by_region.csv",
     frozenset({"region", "n_bets", "roi"}),
     build_roi,
     empty_keyed,
+    dtypes={
+        "region": "string",
+        "n_bets": "int64",
+        "roi": "float64",
+        "profit": "float64",
+        "n_won": "int64",
+    },
 )
 DRIFT: DocumentSpec[DriftReport | None] = DocumentSpec(
-    "drift", "reports", "drift/latest.json", drift.REQUIRED, build_drift, lambda: None
+    "drift", REPORTS_BUCKET, "drift/latest.json", drift.REQUIRED, build_drift_report, lambda: None
 )
 ALL_TABLES: tuple[SourceSpec[Any, Any], ...] = (CATALOG, PREDICTIONS, ODDS, ROI, DRIFT)

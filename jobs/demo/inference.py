@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jobs.demo.catalogue import LABELS
+from graph.sources.tables import predictions_frame
 from jobs.demo.models import CHAMPION, model_inputs
 from jobs.demo.world import STREAM_ORPHANS, World, reference_now, stream
 
@@ -17,27 +17,11 @@ ORPHANS = (3, 5)  # inclusive range of orphan predictions per run
 
 def predict(model: Any, frame: pd.DataFrame, *, run_id: str) -> pd.DataFrame:
     """predictions.parquet rows for `frame` (catalogue columns), indexed by match id."""
-    proba = np.asarray(model.predict_proba(model_inputs(frame)), dtype=np.float64)
-    predicted = proba.argmax(axis=1).astype(np.int64)
-    return pd.DataFrame(
-        {
-            "proba_home": proba[:, 0],
-            "proba_draw": proba[:, 1],
-            "proba_away": proba[:, 2],
-            "predicted_class": predicted,
-            "predicted_label": pd.array(np.array(LABELS, dtype=object)[predicted], dtype="str"),
-            "is_future": frame["is_future"].to_numpy(dtype=bool),
-            "startTimeUtc": frame["startTimeUtc"].array,
-            "homeTeamName": frame["homeTeamName"].array,
-            "awayTeamName": frame["awayTeamName"].array,
-            "model_run_id": pd.array([run_id] * len(frame), dtype="str"),
-            "model_stage": pd.array([CHAMPION] * len(frame), dtype="str"),
-        },
-        index=frame.index,
-    )
+    proba = model.predict_proba(model_inputs(frame))
+    return predictions_frame(frame, proba, run_id=run_id, stage=CHAMPION)
 
 
-def orphan_fixtures(world: World, catalogue: pd.DataFrame, seed: int) -> pd.DataFrame:
+def orphan_fixtures(world: World, catalog: pd.DataFrame, seed: int) -> pd.DataFrame:
     """Postponed fixtures the features file dropped: ids and rows absent from the catalogue.
 
     They have no features (NaN), so the champion predicts them from `sex` alone.
@@ -45,7 +29,7 @@ def orphan_fixtures(world: World, catalogue: pd.DataFrame, seed: int) -> pd.Data
     rng = stream(seed, STREAM_ORPHANS)
     count = int(rng.integers(ORPHANS[0], ORPHANS[1] + 1))
     now = pd.Timestamp(reference_now(seed))
-    ids = int(catalogue.index.max()) + np.cumsum(rng.integers(1, 40, count))
+    ids = int(catalog.index.max()) + np.cumsum(rng.integers(1, 40, count))
     rows = []
     for _ in range(count):
         tournament = world.tournaments[int(rng.integers(len(world.tournaments)))]
@@ -62,4 +46,4 @@ def orphan_fixtures(world: World, catalogue: pd.DataFrame, seed: int) -> pd.Data
             }
         )
     frame = pd.DataFrame(rows, index=pd.Index(ids.astype(np.int64), name="match_id"))
-    return frame.reindex(columns=catalogue.columns).astype(catalogue.dtypes.to_dict())
+    return frame.reindex(columns=catalog.columns).astype(catalog.dtypes.to_dict())

@@ -41,10 +41,10 @@ class Candidate:
     trusted_types: tuple[str, ...]
 
 
-def time_split(catalogue: pd.DataFrame) -> Split:
+def time_split(catalog: pd.DataFrame) -> Split:
     """Cut the finished matches at the start time that leaves VALID_SHARE after it."""
-    finished = ~catalogue["is_future"].to_numpy(dtype=bool)
-    starts = catalogue["startTimeUtc"]
+    finished = ~catalog["is_future"].to_numpy(dtype=bool)
+    starts = catalog["startTimeUtc"]
     ordered = starts[finished].sort_values()
     cutoff = pd.Timestamp(ordered.iloc[int(len(ordered) * (1 - VALID_SHARE))])
     after = (starts >= cutoff).to_numpy()

@@ -1,4 +1,4 @@
-"""Where each demo file goes (DATA.md's bucket/key contract) and how it is written."""
+"""How the demo's files are written, each where the data contract (tables) puts it."""
 
 from __future__ import annotations
 
@@ -15,14 +15,8 @@ from graph.settings import Settings
 from graph.sources.errors import DatabaseUnavailable
 from graph.sources.factory import build_storage
 from graph.sources.livescores import open_live_scores
-from jobs.feeds.catalogue import fill_livescores_from_catalogue
-
-CATALOGUE = ("predictions", "match_features.parquet")
-PREDICTIONS = ("predictions", "predictions.parquet")
-ODDS = ("data-raw", "fonbet_odds.parquet")
-ROI = ("predictions", "analysis/live_betting/roi_by_region.csv")
-DRIFT = ("reports", "drift/latest.json")
-REPORTS_BUCKET, REPORTS_PREFIX = "reports", "evidently/"
+from graph.sources.tables import SourceSpec
+from jobs.feeds.catalog import fill_livescores_from_catalog
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -35,6 +29,11 @@ class Output:
     bucket: str
     key: str
     content: pd.DataFrame | dict[str, Any] | str
+
+    @classmethod
+    def of(cls, spec: SourceSpec[Any, Any], content: pd.DataFrame | dict[str, Any]) -> Output:
+        """The source file `spec` declares, holding `content`."""
+        return cls(spec.bucket, spec.key, content)
 
 
 def write_outputs(
@@ -61,15 +60,15 @@ async def _write(
                 await storage.put_json(out.bucket, out.key, out.content)
 
 
-def fill_live_scores(settings: Settings, catalogue: pd.DataFrame) -> int:
+def fill_live_scores(settings: Settings, catalog: pd.DataFrame) -> int:
     """The live-score table gets a row per finished demo match (0 when the database is down)."""
-    return _run(_fill(settings, catalogue))
+    return _run(_fill(settings, catalog))
 
 
-async def _fill(settings: Settings, catalogue: pd.DataFrame) -> int:
+async def _fill(settings: Settings, catalog: pd.DataFrame) -> int:
     async with open_live_scores(settings) as repository:
         try:
-            result = await fill_livescores_from_catalogue(repository, catalogue)
+            result = await fill_livescores_from_catalog(repository, catalog)
         except DatabaseUnavailable as exc:
             log.warning("live scores not filled: %s", exc)
             return 0

@@ -10,10 +10,19 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from graph.settings import Settings
+from graph.sources.tables import (
+    CATALOG,
+    DRIFT,
+    EVIDENTLY_PREFIX,
+    ODDS,
+    PREDICTIONS,
+    REPORTS_BUCKET,
+    ROI,
+)
 from jobs.demo import outputs
 from jobs.demo.betting import roi_by_region
 from jobs.demo.bookmaker import quote_odds
-from jobs.demo.catalogue import build_catalogue
+from jobs.demo.catalog import build_catalog
 from jobs.demo.drift import drift_report
 from jobs.demo.features import FEATURES, form_features
 from jobs.demo.inference import orphan_fixtures, predict
@@ -66,7 +75,7 @@ class DemoSummary:
 class _Simulation:
     world: World
     fixtures: pd.DataFrame
-    catalogue: pd.DataFrame
+    catalog: pd.DataFrame
     true_proba: np.ndarray
     split: Split
 
@@ -88,7 +97,7 @@ def run_demo(
                 registry = Registry(settings)
                 trained = train_or_reuse(
                     registry,
-                    sim.catalogue,
+                    sim.catalog,
                     sim.split,
                     seed=seed,
                     matches=matches,
@@ -100,7 +109,7 @@ def run_demo(
                 settings, files, lambda o: progress.iter(o, "writing", len(files))
             )
         with progress.stage("live scores"):
-            live_scores = outputs.fill_live_scores(settings, sim.catalogue)
+            live_scores = outputs.fill_live_scores(settings, sim.catalog)
     finally:
         progress.close()
     return _summary(sim, files, trained, live_scores, time.perf_counter() - started)
@@ -115,31 +124,31 @@ def _simulate(matches: int, seed: int, progress: Progress) -> _Simulation:
         lam_home, lam_away = expected_goals(world, fixtures, seed)
         results = simulate(lam_home, lam_away, fixtures["is_future"].to_numpy(), seed)
     with progress.stage("features"):
-        catalogue = build_catalogue(world, fixtures, results, form_features(fixtures, results))
+        catalog = build_catalog(world, fixtures, results, form_features(fixtures, results))
     return _Simulation(
-        world, fixtures, catalogue, outcome_probabilities(lam_home, lam_away), time_split(catalogue)
+        world, fixtures, catalog, outcome_probabilities(lam_home, lam_away), time_split(catalog)
     )
 
 
 def _derive(
     sim: _Simulation, registry: Registry, trained: TrainedModels, seed: int, progress: Progress
 ) -> list[Output]:
-    catalogue = sim.catalogue
+    catalog = sim.catalog
     with progress.stage("predictions"):
         champion = registry.load(CHAMPION)
-        frame = pd.concat([catalogue, orphan_fixtures(sim.world, catalogue, seed)])
+        frame = pd.concat([catalog, orphan_fixtures(sim.world, catalog, seed)])
         predictions = predict(champion, frame, run_id=trained.champion.run_id)
     with progress.stage("odds and betting"):
         tournament = sim.fixtures["tournament"].to_numpy()
-        odds = quote_odds(catalogue.index.to_numpy(), tournament, sim.true_proba, seed)
-        roi = roi_by_region(catalogue, predictions, odds, sim.split.valid)
+        odds = quote_odds(catalog.index.to_numpy(), tournament, sim.true_proba, seed)
+        roi = roi_by_region(catalog, predictions, odds, sim.split.valid)
     with progress.stage("drift"):
         reports = _reports(sim, trained, predictions, seed)
     return [
-        Output(*outputs.CATALOGUE, catalogue),
-        Output(*outputs.PREDICTIONS, predictions),
-        Output(*outputs.ODDS, odds),
-        Output(*outputs.ROI, roi),
+        Output.of(CATALOG, catalog),
+        Output.of(PREDICTIONS, predictions),
+        Output.of(ODDS, odds),
+        Output.of(ROI, roi),
         *reports,
     ]
 
@@ -148,17 +157,17 @@ def _reports(
     sim: _Simulation, trained: TrainedModels, predictions: pd.DataFrame, seed: int
 ) -> list[Output]:
     """Drift JSON and the two HTML reports, dated by the demo's "now" (not the clock)."""
-    catalogue, split, now = sim.catalogue, sim.split, reference_now(seed)
-    reference = catalogue.loc[split.train, list(FEATURES)]
-    current = catalogue.loc[split.valid, list(FEATURES)]
+    catalog, split, now = sim.catalog, sim.split, reference_now(seed)
+    reference = catalog.loc[split.train, list(FEATURES)]
+    current = catalog.loc[split.valid, list(FEATURES)]
     drift = drift_report(reference, current, computed_at=now)
     models = {CHAMPION: trained.champion, CHALLENGER: trained.challenger}
     quality = model_quality_html(
-        models, catalogue[split.valid], predictions, computed_at=now.isoformat()
+        models, catalog[split.valid], predictions, computed_at=now.isoformat()
     )
-    day, bucket, prefix = now.date().isoformat(), outputs.REPORTS_BUCKET, outputs.REPORTS_PREFIX
+    day, bucket, prefix = now.date().isoformat(), REPORTS_BUCKET, EVIDENTLY_PREFIX
     return [
-        Output(*outputs.DRIFT, drift),
+        Output.of(DRIFT, drift),
         Output(
             bucket, f"{prefix}data_drift_{day}.html", data_drift_html(drift, reference, current)
         ),
@@ -169,18 +178,20 @@ def _reports(
 def _summary(
     sim: _Simulation, files: list[Output], trained: TrainedModels, live_scores: int, seconds: float
 ) -> DemoSummary:
-    tables = {(f.bucket, f.key): f.content for f in files if isinstance(f.content, pd.DataFrame)}
-    upcoming = int(sim.catalogue["is_future"].sum())
+    tables = {
+        f"{f.bucket}/{f.key}": f.content for f in files if isinstance(f.content, pd.DataFrame)
+    }
+    upcoming = int(sim.catalog["is_future"].sum())
     return DemoSummary(
-        matches=len(sim.catalogue),
-        finished=len(sim.catalogue) - upcoming,
+        matches=len(sim.catalog),
+        finished=len(sim.catalog) - upcoming,
         upcoming=upcoming,
-        regions=int(sim.catalogue["region"].nunique()),
+        regions=int(sim.catalog["region"].nunique()),
         tournaments=len(sim.world.tournaments),
         teams=int(sim.world.team_names.size),
-        odds_rows=len(tables[outputs.ODDS]),
-        orphan_predictions=len(tables[outputs.PREDICTIONS]) - len(sim.catalogue),
-        roi_regions=len(tables[outputs.ROI]),
+        odds_rows=len(tables[ODDS.source]),
+        orphan_predictions=len(tables[PREDICTIONS.source]) - len(sim.catalog),
+        roi_regions=len(tables[ROI.source]),
         champion_version=trained.champion.version,
         champion_run_id=trained.champion.run_id,
         challenger_version=trained.challenger.version,

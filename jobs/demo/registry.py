@@ -101,9 +101,6 @@ class Registry:
         """The scikit-learn model behind alias `role` (its predict_proba, not pyfunc labels)."""
         return mlflow.sklearn.load_model(f"models:/{self.name}@{role}")
 
-    def version_count(self) -> int:
-        return len(self.client.search_model_versions(f"name = '{self.name}'"))
-
     def _experiment_id(self) -> str:
         experiment = self.client.get_experiment_by_name(EXPERIMENT)
         if experiment is not None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jobs.demo.catalogue import LABELS
+from graph.sources.tables import LABELS
 from jobs.demo.html import badge, histogram, page, table
 from jobs.demo.registry import RegisteredModel
 

@@ -46,7 +46,7 @@ def run_tags(*, seed: int, matches: int) -> dict[str, str]:
 
 def train_or_reuse(
     registry: Registry,
-    catalogue: pd.DataFrame,
+    catalog: pd.DataFrame,
     split: Split,
     *,
     seed: int,
@@ -58,7 +58,7 @@ def train_or_reuse(
     reused = _reusable(registry, tags)
     if reused is not None:
         return TrainedModels(*reused, reused=True)
-    train, valid = catalogue[split.train], catalogue[split.valid]
+    train, valid = catalog[split.train], catalog[split.valid]
     x_train, y_train = model_inputs(train), labels(train)
     params: dict[str, str | int | float] = {
         "seed": seed,

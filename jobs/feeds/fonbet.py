@@ -18,15 +18,19 @@ from pydantic import ValidationError
 
 from graph.sources.errors import ObjectNotFound
 from graph.sources.storage import Storage
+from graph.sources.tables import (
+    CATALOG,
+    FONBET_ID_COLUMNS,
+    ODDS,
+    ODDS_FILE_COLUMNS,
+    ODDS_PRICE_COLUMNS,
+)
+from graph.taskqueue.results import IngestResult
 from jobs.feeds.fonbet_models import AWAY_WIN, DRAW, HOME_WIN, Event, PariEvents
 from jobs.feeds.linking import BookedEvent, link_events
 from jobs.feeds.payloads import PayloadRejected, decode_json, explain, read_feed
-from jobs.feeds.results import IngestResult
 
 FOOTBALL = 1  # Fonbet's sport id of football; leagues are segments below it
-CATALOGUE = ("predictions", "match_features.parquet")
-ODDS = ("data-raw", "fonbet_odds.parquet")
-ODDS_COLUMNS = ["odd_home", "odd_draw", "odd_away", "fonbet_event_id", "fonbet_sport_id"]
 MAX_LISTED = 200  # unlinked events listed one by one in the messages
 
 
@@ -41,11 +45,11 @@ async def ingest_fonbet_odds(*, storage: Storage, source: str) -> IngestResult:
         events, skipped = await asyncio.to_thread(parse_fonbet, data, source)
     except PayloadRejected as rejected:
         return IngestResult(rejected=rejected.records, messages=rejected.reasons)
-    catalogue = await _read_or_none(storage, *CATALOGUE)
-    if catalogue is None:
+    catalog = await _read_or_none(storage, CATALOG.bucket, CATALOG.key)
+    if catalog is None:
         links_linked, unlinked = {}, [f"{e.describe()}: no catalogue yet" for e in events]
     else:
-        links = await asyncio.to_thread(link_events, events, catalogue)
+        links = await asyncio.to_thread(link_events, events, catalog)
         links_linked, unlinked = links.linked, links.unlinked
     counts = await _merge_odds(storage, _odds_frame(links_linked))
     messages = [f"{len(events)} football events with 1X2 odds in {source}", *skipped]
@@ -117,13 +121,16 @@ def _booked(event: Event, values: dict[int, float]) -> BookedEvent:
 def _odds_frame(linked: dict[int, BookedEvent]) -> pd.DataFrame:
     ids = sorted(linked)
     events = [linked[i] for i in ids]
+    prices = {
+        name: pd.array([e.odds[i] for e in events], dtype="float64")
+        for i, name in enumerate(ODDS_PRICE_COLUMNS)
+    }
+    event_id, sport_id = FONBET_ID_COLUMNS
     return pd.DataFrame(
         {
-            "odd_home": pd.array([e.odds[0] for e in events], dtype="float64"),
-            "odd_draw": pd.array([e.odds[1] for e in events], dtype="float64"),
-            "odd_away": pd.array([e.odds[2] for e in events], dtype="float64"),
-            "fonbet_event_id": pd.array([e.event_id for e in events], dtype="Int64"),
-            "fonbet_sport_id": pd.array([e.sport_id for e in events], dtype="Int64"),
+            **prices,
+            event_id: pd.array([e.event_id for e in events], dtype="Int64"),
+            sport_id: pd.array([e.sport_id for e in events], dtype="Int64"),
         },
         index=pd.Index(ids, name="match_id", dtype="int64"),
     )
@@ -131,7 +138,7 @@ def _odds_frame(linked: dict[int, BookedEvent]) -> pd.DataFrame:
 
 async def _merge_odds(storage: Storage, new: pd.DataFrame) -> tuple[int, int, int]:
     """Merge by match id and write atomically when anything changed; (ins, upd, same)."""
-    existing = await _read_or_none(storage, *ODDS)
+    existing = await _read_or_none(storage, ODDS.bucket, ODDS.key)
     if existing is None:
         existing = new.iloc[:0]
     elif existing.index.name != "match_id":
@@ -142,13 +149,13 @@ async def _merge_odds(storage: Storage, new: pd.DataFrame) -> tuple[int, int, in
     if inserted or updated:
         merged = pd.concat([existing.drop(index=new.index, errors="ignore"), new]).sort_index()
         merged.index = merged.index.astype("int64").rename("match_id")
-        await storage.put_dataframe(*ODDS, merged)
+        await storage.put_dataframe(ODDS.bucket, ODDS.key, merged)
     return inserted, updated, same
 
 
 def _same_rows(old: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
     def numbers(frame: pd.DataFrame) -> np.ndarray:
-        columns = frame.reindex(columns=ODDS_COLUMNS).astype("float64")
+        columns = frame.reindex(columns=list(ODDS_FILE_COLUMNS)).astype("float64")
         return columns.to_numpy(dtype="float64", na_value=np.nan)
 
     a, b = numbers(old), numbers(new)

@@ -41,11 +41,11 @@ class Links:
     unlinked: list[str]  # one reason per event left out
 
 
-class CatalogueIndex:
+class CatalogIndex:
     """Catalogue matches by normalised (home, away), with their start times."""
 
-    def __init__(self, catalogue: pd.DataFrame) -> None:
-        frame = catalogue.set_index("match_id") if "match_id" in catalogue else catalogue
+    def __init__(self, catalog: pd.DataFrame) -> None:
+        frame = catalog.set_index("match_id") if "match_id" in catalog else catalog
         start = pd.to_datetime(frame["startTimeUtc"], utc=True)
         keys = pd.DataFrame(
             {
@@ -68,9 +68,9 @@ class CatalogueIndex:
         ]
 
 
-def link_events(events: Sequence[BookedEvent], catalogue: pd.DataFrame) -> Links:
+def link_events(events: Sequence[BookedEvent], catalog: pd.DataFrame) -> Links:
     """Each event to exactly one catalogue match, or a reason why not."""
-    index = CatalogueIndex(catalogue)
+    index = CatalogIndex(catalog)
     claims: dict[int, list[BookedEvent]] = defaultdict(list)
     unlinked: list[str] = []
     for event in events:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from graph.sources.errors import InvalidKey, ObjectNotFound
 from graph.sources.storage import Storage, split_source
+from graph.sources.tables import FEEDS_SOURCE_PREFIX
 from jobs.feeds.errors import SourceRefused
 
 MAX_REASONS = 10
@@ -37,7 +38,7 @@ async def read_feed(storage: Storage, source: str) -> bytes:
     except InvalidKey as exc:
         raise SourceRefused(
             f"source {source!r} refused: {exc}; give <bucket>/<key> inside the storage, "
-            "e.g. data-raw/feeds/livescores.json"
+            f"e.g. {FEEDS_SOURCE_PREFIX}livescores.json"
         ) from exc
     try:
         return await storage.get_bytes(bucket, key)

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from graph.sources.livescore_models import LiveScoreRow
 from graph.sources.livescores import LiveScoreRepository
 from graph.sources.storage import Storage
+from graph.taskqueue.results import IngestResult
 from jobs.feeds.payloads import PayloadRejected, decode_json, explain, read_feed
-from jobs.feeds.results import IngestResult
 from jobs.feeds.whoscored_models import Livescores
 
 

@@ -7,26 +7,26 @@ import pandas as pd
 
 from graph.sources.livescore_models import LiveScoreRow
 from graph.sources.livescores import LiveScoreRepository
-from jobs.feeds.results import IngestResult
+from graph.taskqueue.results import IngestResult
 
 FINISHED = "FT"
 
 
-async def fill_livescores_from_catalogue(
-    repository: LiveScoreRepository, catalogue: pd.DataFrame
+async def fill_livescores_from_catalog(
+    repository: LiveScoreRepository, catalog: pd.DataFrame
 ) -> IngestResult:
     """Upsert a row (status "FT") per finished match of a match_features frame.
 
     Finished means not `is_future` and both scores known. Idempotent: the same
     catalogue again leaves every row unchanged.
     """
-    rows = livescore_rows(catalogue)
+    rows = livescore_rows(catalog)
     counts = await repository.upsert(rows)
     return IngestResult(*counts, messages=[f"{len(rows)} finished matches of the catalogue"])
 
 
-def livescore_rows(catalogue: pd.DataFrame) -> list[LiveScoreRow]:
-    frame = catalogue.set_index("match_id") if "match_id" in catalogue else catalogue
+def livescore_rows(catalog: pd.DataFrame) -> list[LiveScoreRow]:
+    frame = catalog.set_index("match_id") if "match_id" in catalog else catalog
     home = pd.to_numeric(frame["homeScore"], errors="coerce")
     away = pd.to_numeric(frame["awayScore"], errors="coerce")
     future = frame["is_future"].fillna(False).astype(bool)

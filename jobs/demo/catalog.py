@@ -8,10 +8,9 @@ import pandas as pd
 from jobs.demo.world import World
 
 HOME, DRAW, AWAY = 0, 1, 2
-LABELS = ("home", "draw", "away")
 
 
-def build_catalogue(
+def build_catalog(
     world: World, fixtures: pd.DataFrame, results: pd.DataFrame, features: pd.DataFrame
 ) -> pd.DataFrame:
     """One row per match, indexed by `match_id`, ordered by start time."""

@@ -1,4 +1,4 @@
-"""Task state as clients see it, read from arq's keys (the client surface of jobs)."""
+"""Task state as clients see it, read from arq's keys."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 
-from jobs.constants import RedisNames
-from jobs.serializer import loads
+from graph.taskqueue.names import RedisNames
+from graph.taskqueue.results import JobResult, decode_result
+from graph.taskqueue.serializer import loads
 
 
 class TaskStatus(StrEnum):
@@ -37,7 +38,7 @@ class TaskState:
     kind: str
     status: TaskStatus
     kwargs: dict[str, Any] = field(default_factory=dict)
-    result: Any = None
+    result: Any = None  # what the job stored (plain JSON values); `output` decodes it
     error: str | None = None
     enqueued_at: datetime | None = None
     started_at: datetime | None = None
@@ -46,6 +47,11 @@ class TaskState:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def output(self) -> JobResult | None:
+        """The typed record the job produced (None until it completes, or for other jobs)."""
+        return decode_result(self.kind, self.result)
 
     def apply(self, news: dict[str, Any] | None) -> TaskState | None:
         """This state after a task event, when the event alone tells it (else None: read).

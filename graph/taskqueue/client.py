@@ -1,4 +1,4 @@
-"""What the API uses of the jobs side: enqueue, read and follow tasks, queue facts."""
+"""What the API uses of the task queue: enqueue, read and follow tasks, queue facts."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from arq.jobs import serialize_job
 from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import RedisError
 
-from jobs.constants import RedisNames
-from jobs.errors import QueueUnavailable
-from jobs.events import TaskEventHub, Waiter
-from jobs.serializer import dumps, loads
-from jobs.tasks import TaskState, TaskStatus, read_state
-from jobs.workers_info import WorkerInfo, list_workers
+from graph.taskqueue.errors import QueueUnavailable
+from graph.taskqueue.events import TaskEventHub, Waiter
+from graph.taskqueue.names import RedisNames
+from graph.taskqueue.serializer import dumps, loads
+from graph.taskqueue.state import TaskState, TaskStatus, read_state
+from graph.taskqueue.workers import WorkerInfo, list_workers
 
 # A lost pub/sub message (e.g. a job that failed before arq's hooks ran) must
 # not leave a follower waiting forever: re-read the state this often anyway.

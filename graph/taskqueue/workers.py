@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 import orjson
 from redis.asyncio import Redis
 
-from jobs.constants import WORKER_HEALTH_INTERVAL_SECONDS, RedisNames
-from jobs.threads import ModelThreads
+from graph.taskqueue.names import WORKER_HEALTH_INTERVAL_SECONDS, RedisNames
 
 
 @dataclass(frozen=True)
@@ -77,8 +76,10 @@ def health_payload(
     queued: int,
     predictions: int | None = None,
     model_calls: int | None = None,
-    threads: ModelThreads | None = None,
+    live_threads: int | None = None,
+    batch_threads: int | None = None,
 ) -> bytes:
+    """A worker's heartbeat; `live_threads`/`batch_threads`: OpenMP threads of its model calls."""
     return orjson.dumps(
         {
             "at": datetime.now(UTC).isoformat(),
@@ -88,7 +89,7 @@ def health_payload(
             "queued": queued,
             "predictions": predictions,
             "model_calls": model_calls,
-            "live_threads": threads.live if threads else None,
-            "batch_threads": threads.batch if threads else None,
+            "live_threads": live_threads,
+            "batch_threads": batch_threads,
         }
     )

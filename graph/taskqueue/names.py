@@ -1,4 +1,4 @@
-"""Every Redis key, channel and queue name the jobs side uses, in one place.
+"""Every Redis key, channel and queue name the API and the worker use, in one place.
 
 Each name we choose carries a namespace (`RedisNames`, built from
 `Settings.redis_names`): pub/sub channels are global to a Redis server, not

@@ -1,0 +1,22 @@
+"""The process-wide services resolvers and HTTP routes use, typed (built in the lifespan)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from graph.health import HealthCheck
+from graph.sources.livescores import LiveScoreRepository
+from graph.taskqueue.cache import ModelInfoCache
+from graph.taskqueue.client import TaskClient
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the API's lifespan opened; each is None (or empty) when it runs without it."""
+
+    tasks: TaskClient | None = None  # the task queue (Redis)
+    model_info: ModelInfoCache | None = None  # model info per stage, cached for its TTL
+    livescores: LiveScoreRepository | None = None  # the live-score database
+    # Dependencies with a `problems()` method; each adds to /ready's and health's `degraded`.
+    health_checks: Sequence[HealthCheck] = ()

@@ -1,0 +1,8 @@
+"""The task contract: what the API (through the schema) and the worker share about jobs.
+
+Queue, channel and key names (`names`), the JSON serializer of jobs and results
+(`serializer`), task states read from arq's keys (`state`), task events on
+pub/sub (`events`), worker heartbeats (`workers`), the typed records jobs
+produce (`results`) and the client that enqueues and follows tasks (`client`).
+Part of the shared base: it imports nothing of the schema, the worker or the API.
+"""

@@ -1,0 +1,5 @@
+"""Errors of the task contract."""
+
+
+class QueueUnavailable(Exception):
+    """Redis (the queue) cannot be reached."""
