@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any
 
 import orjson
@@ -10,11 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
-from strawberry.types import ExecutionResult, SubscriptionExecutionResult
-from strawberry.types.execution import PreExecutionError
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from api import metrics
@@ -33,6 +32,7 @@ from api.legacy_ws import LegacyWSHandler
 from api.operation_guard import run_guarded
 from api.response_cache import ResponseCache, operation_key
 from api.ws_adapter import TextFrameWebSocketAdapter
+from graph.adapters.strawberry import GraphQLViewBase, PreExecutionError
 from graph.batching import Loaders
 from graph.context import Context, build_context
 from graph.errors import Code, error_body
@@ -45,7 +45,7 @@ CACHE_HEADER = "x-matchgraph-cache"
 DEBUG_HEADER = "x-matchgraph-debug"
 
 
-class MatchGraphView(GraphQL[Context, None]):
+class MatchGraphView(GraphQLViewBase[Context, None]):
     """Strawberry's view plus: per-operation context, response cache, timeout, orjson."""
 
     graphql_ws_handler_class = LegacyWSHandler
@@ -172,12 +172,12 @@ class MatchGraphView(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql_response()  # vendored assets, strict CSP
 
-    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+    async def guard_operation(
+        self, operation: Coroutine[Any, Any, ExecutionResult], *, request: Request, context: Context
+    ) -> ExecutionResult:
         """The operation under its time limit, stopped if its client hangs up."""
-        request: Request = kwargs["request"]
-        context: Context = kwargs["context"]
         return await run_guarded(
-            super().execute_single(*args, **kwargs),
+            operation,
             stop=context.stop,
             receive=request.receive,
             limit=self.settings.operation_timeout,
@@ -243,38 +243,27 @@ class MatchGraphView(GraphQL[Context, None]):
             raise HTTPException(400, f"Expected a JSON object (a GraphQL request), got {kind}")
         return value
 
-    async def parse_http_body(self, request_adapter: Any) -> Any:
-        request_data = await super().parse_http_body(request_adapter)
-        if isinstance(request_data, GraphQLRequestData) and not isinstance(
-            request_data.operation_name, str | None
-        ):
+    def check_request_data(self, request_data: GraphQLRequestData) -> None:
+        if not isinstance(request_data.operation_name, str | None):
             raise HTTPException(
                 400,
                 "The GraphQL operation's `operationName` must be a string or null, if provided.",
             )
-        return request_data
 
-    async def execute_operation(  # type: ignore[override]
-        self, request: Request, request_adapter: Any, request_data: Any, **kwargs: Any
-    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+    def refuse_operation(self, request_data: GraphQLRequestData) -> ExecutionResult | None:
         """A subscription over HTTP would run as a query and fail inside (INTERNAL): point
         the client at the WebSocket instead (GraphiQL posts one before its socket is up)."""
-        if isinstance(request_data, GraphQLRequestData) and is_subscription(
+        if is_subscription(
             request_data.query, request_data.operation_name, self.settings.max_tokens
         ):
             metrics.graphql_error(Code.WEBSOCKET_REQUIRED)
             return PreExecutionError(data=None, errors=[websocket_required()])
-        if isinstance(request_data, GraphQLRequestData) and unnamed_among_several(
+        if unnamed_among_several(
             request_data.query, request_data.operation_name, self.settings.max_tokens
         ):
             metrics.graphql_error(Code.BAD_USER_INPUT)
             return PreExecutionError(data=None, errors=[operation_name_required()])
-        return await super().execute_operation(
-            request=request,
-            request_adapter=request_adapter,
-            request_data=request_data,
-            **kwargs,
-        )
+        return None
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params

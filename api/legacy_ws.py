@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
-from strawberry.subscriptions.protocols.graphql_ws.types import (
+from api.auth import ApiKeys
+from api.transport_ws import subscription_limit_error
+from graph.adapters.strawberry import (
+    BaseGraphQLWSHandler,
     ConnectionErrorMessage,
     ConnectionInitMessage,
     StartMessage,
 )
-
-from api.auth import ApiKeys
-from api.transport_ws import subscription_limit_error
 
 FORBIDDEN = 4403
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import GraphQLError
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
+from graph.adapters.strawberry import BaseGraphQLTransportWSHandler, SubscribeMessage
 from graph.errors import Code
 
 

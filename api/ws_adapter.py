@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from starlette.websockets import WebSocketDisconnect
-from strawberry.asgi import ASGIWebSocketAdapter
-from strawberry.http.exceptions import WebSocketDisconnected
+
+from graph.adapters.strawberry import ASGIWebSocketAdapter, WebSocketDisconnected
 
 
 class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):

@@ -30,7 +30,8 @@ from typing import Any
 
 from graphql import GraphQLOutputType, GraphQLResolveInfo
 from graphql.pyutils import Path, gather_with_cancel
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graph.adapters.graphql_core import ListCompletionContext
 
 SLICE_SECONDS = 0.02  # the longest stretch a list completion holds the loop
 CHECK_EVERY = 64  # list items between two looks at the clock and the stop flag
@@ -53,7 +54,7 @@ class OperationStopped(Exception):
     """Raised inside execution once the operation's stop is set."""
 
 
-class SlicedExecutionContext(StrawberryGraphQLCoreExecutionContext):
+class SlicedExecutionContext(ListCompletionContext):
     """graphql-core's execution with long lists completed in slices (see module doc)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -62,7 +63,7 @@ class SlicedExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self.stop: OperationStop = stop if isinstance(stop, OperationStop) else OperationStop()
         self.slice_end = perf_counter() + SLICE_SECONDS
 
-    def complete_iterable_value(
+    def complete_list(
         self,
         item_type: GraphQLOutputType,
         field_details_list: Any,
@@ -74,9 +75,9 @@ class SlicedExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if (
             not isinstance(items, list | tuple)
             or len(items) <= CHECK_EVERY
-            or self.get_stream_usage(field_details_list, path)
+            or self.uses_stream(field_details_list, path)
         ):
-            return super().complete_iterable_value(
+            return self.complete_list_default(
                 item_type, field_details_list, info, path, items, position_context
             )
         return _SlicedList(
@@ -115,7 +116,7 @@ class _SlicedList:
         """Complete items from `start`; the index to resume at when the slice ran out."""
         execution = self.execution
         is_awaitable = execution.is_awaitable
-        complete_item = execution.complete_list_item_value
+        complete_item = execution.complete_item
         completed, awaitable_indices = self.completed, self.awaitable_indices
         item_type, field_details_list, info = self.args
         try:
@@ -129,7 +130,7 @@ class _SlicedList:
                 item_path = self.path.add_key(index, None)
                 if is_awaitable(item):
                     completed.append(
-                        execution.complete_awaitable_list_item_value(
+                        execution.complete_awaitable_item(
                             item, item_type, field_details_list, info, item_path,
                             self.position_context,
                         )
@@ -145,7 +146,7 @@ class _SlicedList:
             pending: list[Awaitable[Any]] = [completed[i] for i in awaitable_indices]
             pending += [i for i in self.items[len(completed) :] if is_awaitable(i)]
             if pending:
-                execution.settle_in_background(pending)
+                execution.settle_pending(pending)
             raise
         return None
 

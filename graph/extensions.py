@@ -7,9 +7,10 @@ import re
 from collections.abc import AsyncIterator, Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from graph.adapters.strawberry import ErrorRewriting
 from graph.context import Context
 from graph.errors import Code
 
@@ -68,13 +69,13 @@ def code_in_place(errors: list[GraphQLError]) -> None:
     errors[:] = [coded(error) for error in errors]
 
 
-class ErrorCodes(MaskErrors):
+class ErrorCodes(ErrorRewriting):
     """Adds `extensions.code` to every error and masks unexpected ones."""
 
     def __init__(self) -> None:
         super().__init__(error_message=MASKED_MESSAGE)
 
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+    def rewrite_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         return [coded(error) for error in errors]
 
 

@@ -4,7 +4,7 @@ Strawberry resolves a field without a resolver through three nested calls
 (`_get_basic_result` -> `StrawberryField.get_result` -> default resolver).
 On a 5000-card page that is 75,000 fields; replacing those resolvers by a
 single getattr cuts the whole request by a sixth (see bench/). Only fields
-Strawberry itself marks as basic (`_is_default`, no resolver, no
+Strawberry itself marks as basic (`is_default_resolver`, no resolver, no
 extensions, no permission classes) are touched, so semantics are unchanged.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLSchema
 
-DEFINITION_KEY = "strawberry-definition"
+from graph.adapters.strawberry import DEFINITION_KEY, is_default_resolver
 
 
 def _getter(name: str) -> Callable[..., Any]:
@@ -33,7 +33,11 @@ def install_attribute_resolvers(schema: GraphQLSchema) -> int:
             continue
         for field in graphql_type.fields.values():
             definition = (field.extensions or {}).get(DEFINITION_KEY)
-            if definition is None or not getattr(field.resolve, "_is_default", False):
+            if (
+                definition is None
+                or field.resolve is None
+                or not is_default_resolver(field.resolve)
+            ):
                 continue
             if definition.base_resolver is not None or definition.extensions:
                 continue

@@ -9,8 +9,9 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, ValidationCache
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types.execution import ExecutionContext
+from strawberry.types import ExecutionContext
 
+from graph.adapters.strawberry import graphql_core_schema
 from graph.execution import SlicedExecutionContext
 from graph.extensions import (
     CachePolicy,
@@ -83,7 +84,7 @@ def build_schema(
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=SlicedExecutionContext,
     )
-    install_attribute_resolvers(schema._schema)
+    install_attribute_resolvers(graphql_core_schema(schema))
     return schema
 
 

@@ -37,16 +37,12 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationContext,
     ValidationRule,
 )
-from graphql.validation import ASTValidationRule
-from graphql.validation.rules.overlapping_fields_can_be_merged import (
-    OverlappingFieldsCanBeMergedRule,
-)
-from graphql.validation.validate import ValidationAbortedError
+from graphql.validation import ASTValidationRule, OverlappingFieldsCanBeMergedRule
 from strawberry.extensions import SchemaExtension
 
+from graph.adapters.graphql_core import BudgetedFieldMergingRule
 from graph.errors import Code
 
 _CODE = {"code": Code.BAD_USER_INPUT.value}
@@ -176,24 +172,17 @@ def bounded_field_merging(budget: int) -> type[ASTValidationRule]:
     """graphql-core's OverlappingFieldsCanBeMergedRule with a complexity budget of `budget`
     units (graphql-core's own: 500,000)."""
 
-    class BoundedFieldMergingRule(OverlappingFieldsCanBeMergedRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            self.rule_context.remaining_complexity_budget = budget
+    class BoundedFieldMergingRule(BudgetedFieldMergingRule):
+        over_budget_extensions = _CODE
 
-        def enter_selection_set(self, *args: Any) -> None:
-            try:
-                super().enter_selection_set(*args)
-            except ValidationAbortedError:
-                if self.rule_context.remaining_complexity_budget >= 0:
-                    raise  # another abort (too many errors): not ours to rename
-                raise ValidationAbortedError(
-                    "too many fields share a response name: checking that they can be "
-                    f"merged costs more than the limit of {budget}; remove the repeated "
-                    "fields or give them distinct aliases",
-                    extensions=_CODE,
-                ) from None
+        def over_budget_message(self) -> str:
+            return (
+                "too many fields share a response name: checking that they can be "
+                f"merged costs more than the limit of {budget}; remove the repeated "
+                "fields or give them distinct aliases"
+            )
 
+    BoundedFieldMergingRule.budget = budget
     return BoundedFieldMergingRule
 
 

@@ -20,14 +20,14 @@ from typing import Any
 
 from arq import func
 from arq.connections import RedisSettings
-from arq.constants import in_progress_key_prefix
-from arq.worker import Function, Worker
+from arq.worker import Function
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from graph.settings import Settings
 from graph.sources.livescores import open_live_scores
 from graph.taskqueue import events
+from graph.taskqueue.arq_internals import WorkerBase, in_progress_key
 from graph.taskqueue.client import arq_redis, pubsub_redis
 from graph.taskqueue.names import RESULT_TTL_SECONDS, WORKER_HEALTH_INTERVAL_SECONDS, RedisNames
 from graph.taskqueue.serializer import dumps, loads
@@ -100,13 +100,13 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-class PushWorker(Worker):
+class PushWorker(WorkerBase):
     """An arq Worker woken by pub/sub when work arrives; polls only every `idle_poll`.
 
     It outlives Redis: arq's loop lets a lost connection escape (and the process
     exit); here any Redis failure pauses the loop, which reconnects with a capped
-    backoff and goes on (`main`). A job cut off by the outage does not crash the
-    worker either (`run_job`): it is queued again as soon as Redis is back.
+    backoff and goes on (`run_loop`). A job cut off by the outage does not crash the
+    worker either (`run_one_job`): it is queued again as soon as Redis is back.
     """
 
     def __init__(
@@ -131,7 +131,7 @@ class PushWorker(Worker):
         # jobs whose run Redis cut off: job id -> when we marked them in progress
         self._interrupted: dict[str, float] = {}
 
-    async def main(self) -> None:
+    async def run_loop(self) -> None:
         """arq's run loop (`Worker.main`), with every Redis failure waited out.
 
         A failed iteration marks this queue's part of the link down; while down,
@@ -148,12 +148,12 @@ class PushWorker(Worker):
             try:
                 if down:
                     await self.pool.ping()
-                    self._last_health_check = 0  # the heartbeat lapsed: write it now
+                    self.last_heartbeat = 0  # the heartbeat lapsed: write it now
                     down, pause = False, RECONNECT_FIRST_SECONDS
                     self.link.back(self._part)
                 if self._interrupted:
                     await self._requeue_interrupted()
-                await self._poll_iteration()
+                await self.poll_once()
                 if self.burst and await self._burst_done():
                     return
             except REDIS_DOWN as exc:
@@ -166,20 +166,20 @@ class PushWorker(Worker):
 
     async def _burst_done(self) -> bool:
         """arq's burst exit: the job budget is spent or the queue is empty (then wait)."""
-        if 0 <= self.max_burst_jobs <= self._jobs_started() or not await self.pool.zcard(
+        if 0 <= self.max_burst_jobs <= self.jobs_started() or not await self.pool.zcard(
             self.queue_name
         ):
             await asyncio.gather(*self.tasks.values())
             return True
         return False
 
-    async def _poll_iteration(self) -> None:
+    async def poll_once(self) -> None:
         self._wake.clear()  # before polling: a wake-up during the poll is not lost
-        await super()._poll_iteration()
+        await super().poll_once()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self.idle_poll)
 
-    async def start_jobs(self, job_ids: list[bytes]) -> None:
+    async def start_ready_jobs(self, job_ids: list[bytes]) -> None:
         """arq's `start_jobs`, one id at a time, giving back the slot a Redis failure leaks.
 
         arq takes a slot (semaphore and job counter) before marking the job in
@@ -189,15 +189,15 @@ class PushWorker(Worker):
         for job_id in job_ids:
             previous = self.tasks.get(job_id.decode())
             try:
-                await super().start_jobs([job_id])
+                await super().start_ready_jobs([job_id])
             except REDIS_DOWN:
                 if self.tasks.get(job_id.decode()) is previous:  # taken, never started
-                    self._release_sem_dec_counter_on_complete()
+                    self.release_slot()
                 raise
             if self.job_counter >= self.max_jobs:
                 return
 
-    async def run_job(self, job_id: str, score: int) -> None:
+    async def run_one_job(self, job_id: str, score: int) -> None:
         """arq's `run_job`; when Redis goes away mid-job the job is requeued, not raised.
 
         arq raises from its bookkeeping (reading the job, our start event, storing
@@ -207,7 +207,7 @@ class PushWorker(Worker):
         """
         marked = time.monotonic()  # start_jobs marked it in progress just before this task
         try:
-            await super().run_job(job_id, score)
+            await super().run_one_job(job_id, score)
         except REDIS_DOWN as exc:
             self._interrupted[job_id] = marked
             log.info(
@@ -224,7 +224,7 @@ class PushWorker(Worker):
         if not ours:
             return
         try:
-            await self.pool.delete(*(in_progress_key_prefix + job_id for job_id in ours))
+            await self.pool.delete(*(in_progress_key(job_id) for job_id in ours))
         except REDIS_DOWN:
             self._interrupted.update(interrupted)
             raise
@@ -257,9 +257,9 @@ class PushWorker(Worker):
         still be writing its result, so one other job is no sign of load)."""
         return self.running_jobs() > 2
 
-    async def record_health(self) -> None:
+    async def write_heartbeat(self) -> None:
         now = time.time()
-        if now - self._last_health_check < self.health_check_interval:
+        if now - self.last_heartbeat < self.health_check_interval:
             return
         predictions, model_calls = (
             self._prediction_counts() if self._prediction_counts else (None, None)
@@ -276,7 +276,7 @@ class PushWorker(Worker):
             batch_threads=threads.batch if threads else None,
         )
         await self.pool.psetex(self.health_check_key, DEAD_WORKER_LISTED_SECONDS * 1000, payload)
-        self._last_health_check = now  # only once written: a failed beat is retried
+        self.last_heartbeat = now  # only once written: a failed beat is retried
 
     async def close(self) -> None:
         if self._listener is not None:
@@ -287,9 +287,7 @@ class PushWorker(Worker):
             await super().close()
         except REDIS_DOWN as exc:  # stopping while Redis is away: the heartbeat just ages
             log.warning("%s stopped without Redis (%s)", self.queue_name, _describe(exc))
-            if self._pool is not None:
-                await self._pool.aclose(close_connection_pool=True)
-                self._pool = None
+            await self.drop_pool()
         await self._wake_redis.aclose()
 
 

@@ -15,13 +15,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from graphql import parse, specified_rules, validate
-from graphql.validation.rules.overlapping_fields_can_be_merged import (
-    OverlappingFieldsCanBeMergedRule,
-)
+from graphql import OverlappingFieldsCanBeMergedRule, parse, specified_rules, validate
 
 import graph.matches
 import graph.validation
+from graph.adapters.strawberry import graphql_core_schema
 from graph.schema import build_schema
 from graph.settings import Settings
 from tests.fixtures.server import LiveServer, ServeFactory
@@ -178,7 +176,7 @@ async def test_a_few_repeated_fields_still_merge(api: LiveServer) -> None:
 def test_field_merging_stops_at_its_budget() -> None:
     """Where graphql-core compares all 44,850 pairs, the bounded rule stops at its budget."""
     settings = Settings()
-    schema = build_schema(settings)._schema
+    schema = graphql_core_schema(build_schema(settings))
     bounded = graph.validation.bounded_field_merging(settings.max_field_merge_cost)
     document = parse(_repeated("matches(first: 1) { totalCount }", 300))
     found = {

@@ -9,14 +9,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from arq.constants import result_key_prefix
-from arq.jobs import serialize_result
 from redis.asyncio import Redis
 
 import graph.taskqueue.client
 from api.task_queue import TaskQueue, open_task_queue
 from graph.settings import Settings
 from graph.taskqueue import events
+from graph.taskqueue.arq_internals import result_key, serialize_result
 from graph.taskqueue.names import RedisNames
 from graph.taskqueue.serializer import dumps
 from graph.taskqueue.state import TaskState, TaskStatus, read_state
@@ -62,7 +61,7 @@ async def finish(control: Redis, names: RedisNames, task: TaskState, started_ms:
         serializer=dumps,
     )  # fmt: skip
     assert record is not None
-    await control.set(result_key_prefix + task.id, record)
+    await control.set(result_key(task.id), record)
     await events.publish(control, names.task_events_channel, task.id, events.ENDED)
 
 

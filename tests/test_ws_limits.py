@@ -9,13 +9,10 @@ from typing import Any
 
 import pytest
 from starlette.routing import WebSocketRoute
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from api.legacy_ws import LegacyWSHandler
 from api.transport_ws import TransportWSHandler
+from graph.adapters.strawberry import BaseGraphQLTransportWSHandler, BaseGraphQLWSHandler
 from tests.fixtures.server import ServeFactory
 
 QUERY = {"query": 'subscription { task(id: "t") { status } }'}

@@ -4,5 +4,6 @@ Queue, channel and key names (`names`), the JSON serializer of jobs and results
 (`serializer`), task states read from arq's keys (`state`), task events on
 pub/sub (`events`), worker heartbeats (`workers`), the typed records jobs
 produce (`results`) and the client that enqueues and follows tasks (`client`).
+What of arq goes beyond its documented API is named in `arq_internals` only.
 Part of the shared base: it imports nothing of the schema, the worker or the API.
 """

@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arq.connections import ArqRedis
-from arq.constants import expires_extra_ms, in_progress_key_prefix, job_key_prefix
-from arq.jobs import serialize_job
 from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import RedisError
 
+from graph.taskqueue.arq_internals import JOB_KEY_TTL_MS, in_progress_key, job_key, serialize_job
 from graph.taskqueue.errors import QueueUnavailable
 from graph.taskqueue.events import TaskEventHub, Waiter
 from graph.taskqueue.names import RedisNames
@@ -93,7 +92,7 @@ class TaskClient:
         job = serialize_job(task.kind, (), task.kwargs, None, enqueued_ms, serializer=dumps)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.psetex(job_key_prefix + task.id, expires_extra_ms, job)
+                pipe.psetex(job_key(task.id), JOB_KEY_TTL_MS, job)
                 pipe.zadd(queue, {task.id: enqueued_ms})
                 pipe.publish(self.names.wake_channel(queue), b"1")
                 await pipe.execute()
@@ -190,7 +189,7 @@ class TaskClient:
             return 0
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
-                pipe.exists(in_progress_key_prefix + job_id.decode())
+                pipe.exists(in_progress_key(job_id.decode()))
             return sum(await pipe.execute())
 
 

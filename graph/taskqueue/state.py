@@ -8,8 +8,19 @@ from enum import StrEnum
 from typing import Any
 
 from arq.connections import ArqRedis
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 
+from graph.taskqueue.arq_internals import (
+    ENQUEUED_MS,
+    FINISHED_MS,
+    FUNCTION,
+    KWARGS,
+    RESULT,
+    STARTED_MS,
+    SUCCESS,
+    in_progress_key,
+    job_key,
+    result_key,
+)
 from graph.taskqueue.names import RedisNames
 from graph.taskqueue.results import JobResult, decode_result
 from graph.taskqueue.serializer import loads
@@ -70,9 +81,9 @@ async def read_state(redis: ArqRedis, job_id: str, names: RedisNames) -> TaskSta
     """The task's state from arq's result, in-progress and job keys and the namespace's
     start key (one round trip)."""
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.get(result_key_prefix + job_id)
-        pipe.exists(in_progress_key_prefix + job_id)
-        pipe.get(job_key_prefix + job_id)
+        pipe.get(result_key(job_id))
+        pipe.exists(in_progress_key(job_id))
+        pipe.get(job_key(job_id))
         pipe.get(names.task_started_key(job_id))
         result, in_progress, job, started = await pipe.execute()
     if result:
@@ -82,28 +93,28 @@ async def read_state(redis: ArqRedis, job_id: str, names: RedisNames) -> TaskSta
     definition = loads(job)
     return TaskState(
         id=job_id,
-        kind=definition["f"],
+        kind=definition[FUNCTION],
         status=TaskStatus.IN_PROGRESS if in_progress else TaskStatus.QUEUED,
-        kwargs=definition.get("k") or {},
-        enqueued_at=_ms(definition.get("et")),
+        kwargs=definition.get(KWARGS) or {},
+        enqueued_at=_ms(definition.get(ENQUEUED_MS)),
         started_at=_ms(int(started)) if in_progress and started else None,
     )
 
 
 def _finished(job_id: str, data: dict[str, Any]) -> TaskState:
-    success = bool(data.get("s"))
-    value = data.get("r")
+    success = bool(data.get(SUCCESS))
+    value = data.get(RESULT)
     error = None if success else describe_failure(value)
     return TaskState(
         id=job_id,
-        kind=data.get("f", "unknown"),
+        kind=data.get(FUNCTION, "unknown"),
         status=TaskStatus.COMPLETE if success else TaskStatus.FAILED,
-        kwargs=data.get("k") or {},
+        kwargs=data.get(KWARGS) or {},
         result=value if success else None,
         error=error,
-        enqueued_at=_ms(data.get("et")),
-        started_at=_ms(data.get("st")),
-        finished_at=_ms(data.get("ft")),
+        enqueued_at=_ms(data.get(ENQUEUED_MS)),
+        started_at=_ms(data.get(STARTED_MS)),
+        finished_at=_ms(data.get(FINISHED_MS)),
     )
 
 
