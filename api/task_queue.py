@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from api import metrics
 from graph.settings import Settings
+from graph.taskqueue.background import BackgroundLoop
 from graph.taskqueue.client import TaskClient, arq_redis, pubsub_redis
 from graph.taskqueue.errors import QueueUnavailable
 from graph.taskqueue.events import TaskEventHub
@@ -36,7 +37,7 @@ class WorkerWatch:
         self._queues = dict(queues)  # full queue name by kind (`short`, `long`)
         self._every = every
         self._unserved: list[str] = []  # kinds, as last read; unknown (empty) without Redis
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop(self.run, "worker-watch")
 
     def problems(self) -> list[str]:
         return [f"workers: no live worker heartbeating on queue {kind}" for kind in self._unserved]
@@ -68,15 +69,10 @@ class WorkerWatch:
             await asyncio.sleep(self._every)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run(), name="worker-watch")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
 
 @dataclass

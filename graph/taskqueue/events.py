@@ -22,6 +22,8 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from graph.taskqueue.background import BackgroundLoop
+
 log = logging.getLogger(__name__)
 
 
@@ -69,19 +71,14 @@ class TaskEventHub:
         self.channel = channel
         self._retry_seconds = retry_seconds
         self._waiters: dict[str, set[Waiter]] = defaultdict(set)
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop(self._run, "task-events")
         self.connected = asyncio.Event()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="task-events")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     @contextlib.asynccontextmanager
     async def waiter(self, job_id: str) -> AsyncIterator[Waiter]:
