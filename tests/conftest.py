@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.server",
     "tests.fixtures.worker",
     "tests.fixtures.database",
+    "tests.fixtures.snapshots",
 ]

@@ -4,7 +4,6 @@ over a small snapshot set (no server, no HTTP: a failure here is the graph's).""
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,7 +13,6 @@ from graph.batching import Loaders
 from graph.schema import build_schema
 from graph.settings import Settings
 from graph.sources.snapshots import SnapshotSet
-from tests import snapshot_data
 from tests.snapshot_data import ORDER
 
 PAGE = """query($first: Int!) { matches(first: $first) { edges { node {
@@ -22,17 +20,9 @@ PAGE = """query($first: Int!) { matches(first: $first) { edges { node {
 } } } }"""
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("batching")
-    snapshot_data.write(root)
-    return root
-
-
 @pytest.fixture
-async def data(data_dir: Path) -> SnapshotSet:
-    _, snapshot_set = await snapshot_data.load(data_dir)
-    return snapshot_set
+async def data(small_data: SnapshotSet) -> SnapshotSet:
+    return small_data
 
 
 SETTINGS = Settings()

@@ -26,17 +26,9 @@ from tests.snapshot_data import ORDER, T0
 TEMPLATE = "https://example.test/{sport_id}/{event_id}"
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("lookups")
-    snapshot_data.write(root)
-    return root
-
-
 @pytest.fixture
-async def data(data_dir: Path) -> SnapshotSet:
-    _, snapshot_set = await snapshot_data.load(data_dir)
-    return snapshot_set
+async def data(small_data: SnapshotSet) -> SnapshotSet:
+    return small_data
 
 
 def test_matches_at_builds_a_page_sharing_one_page_keys(data: SnapshotSet) -> None:
