@@ -41,7 +41,8 @@ from graph.settings import Settings
 from graph.sources.snapshots import Sources
 
 CACHE_HEADER = "x-matchgraph-cache"
-# `X-Matchgraph-Debug: 1` asks for debug extensions (loaderBatches), when the settings allow.
+# `X-Matchgraph-Debug: 1` asks for debug extensions (plan, loaderBatches), when the settings
+# allow.
 DEBUG_HEADER = "x-matchgraph-debug"
 
 
@@ -196,6 +197,7 @@ class MatchGraphView(GraphQLViewBase[Context, None]):
                 "dataVersion": context.data.version,
             }
             if getattr(request.state, "debug", False):
+                extensions["plan"] = dict(context.loaders.plans)
                 extensions["loaderBatches"] = dict(context.loaders.batches)
             processed["extensions"] = extensions
             status = request_error_status(result, getattr(context.response, "media_type", None))

@@ -123,6 +123,13 @@ LOADER_BATCHES = Counter(
     ["loader"],
     registry=REGISTRY,
 )
+PLANNER_ROOT_FIELDS = Counter(
+    "matchgraph_planner_root_fields_total",
+    "Root fields of queries by how they ran: `planned` (compiled execution), or the reason "
+    "graphql-core answered (unplanned-field, error, data, orphan, bug).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 WEBSOCKET_CONNECTIONS = Gauge(
     "matchgraph_websocket_connections",
     "Open GraphQL WebSocket connections, by sub-protocol.",

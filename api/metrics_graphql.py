@@ -31,7 +31,7 @@ def error_code(error: GraphQLError) -> str:
 
 class OperationMetrics(SchemaExtension):
     """Counts the operation (type, bounded name, outcome), its errors by code, its loader
-    batches, and running subscriptions.
+    batches, how its root fields ran (planned or not), and running subscriptions.
 
     Listed after OperationScopes and before ErrorCodes: its `on_operation` ends after
     errors are coded and before the operation's loaders are dropped.
@@ -71,11 +71,14 @@ class OperationMetrics(SchemaExtension):
             self._count_errors(getattr(self.execution_context.result, "errors", None))
         if isinstance(context, Context):
             try:
-                batches = context.loaders.batches
+                loaders = context.loaders
             except RuntimeError:  # no scope was pinned: nothing ran
-                batches = None
-            for loader, count in (batches or {}).items():
-                metrics.LOADER_BATCHES.labels(loader).inc(count)
+                loaders = None
+            if loaders is not None:
+                for loader, count in loaders.batches.items():
+                    metrics.LOADER_BATCHES.labels(loader).inc(count)
+                for outcome in loaders.plans.values():
+                    metrics.PLANNER_ROOT_FIELDS.labels(outcome).inc()
         name = metrics.OPERATION_NAMES.label(self.execution_context.operation_name)
         outcome = "error" if self._failed else "ok"
         metrics.GRAPHQL_OPERATIONS.labels(self._type(), name, outcome).inc()

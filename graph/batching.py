@@ -48,6 +48,9 @@ class Loaders:
         self.roi: SnapshotLoader[str, RegionRoi | None] = SnapshotLoader(
             "roi", partial(lookup_roi, data), self.batches
         )
+        # Root fields of the operation the planner answered or handed back, by response
+        # key: "planned", or why not (graph/planner; the debug extension and a metric).
+        self.plans: dict[str, str] = {}
         # `features(names:)` arguments already checked in this operation (graph/matches.py).
         self.feature_picks: dict[tuple[str, ...], frozenset[str]] = {}
         # The database, not a snapshot: one query per batch (a page primes one batch).

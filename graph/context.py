@@ -32,6 +32,7 @@ class OperationLoaders(Protocol):
     features: SnapshotLoader[int, Any]
     roi: SnapshotLoader[str, Any]
     feature_picks: dict[tuple[str, ...], frozenset[str]]
+    plans: dict[str, str]
     live_score: BatchLoader[int, Any]
 
     def match_connection(

@@ -25,12 +25,17 @@ PREDICTION_FIELDS = (
 )
 
 
-def matches_at(data: SnapshotSet, positions: np.ndarray) -> tuple[list[Match], list[str]]:
-    """Match objects for catalogue positions, sharing one PageKeys, and their cursors."""
+def matches_at(
+    data: SnapshotSet, positions: np.ndarray, page: PageKeys | None = None
+) -> tuple[list[Match], list[str]]:
+    """Match objects for catalogue positions, sharing one PageKeys, and their cursors.
+
+    `page`: the PageKeys to share instead (the whole page, when these are part of it).
+    """
     catalog = data.catalog
     ids = catalog.ids[positions].tolist()
     cols = [catalog.columns[name].take(positions).tolist() for name in DISPLAY_COLUMNS]
-    page = PageKeys(ids)
+    page = PageKeys(ids) if page is None else page
     regions = _region_objects(cols[4])
     matches = [
         Match(
@@ -90,14 +95,30 @@ def _orphans(data: SnapshotSet, ids: Sequence[int]) -> dict[int, Match]:
     return out
 
 
-def _region_objects(names: list[str | None]) -> dict[str, Region]:
+def _region_objects(names: Sequence[str | None]) -> dict[str, Region]:
     unique = sorted({n for n in names if n is not None})
     page = PageKeys([n.casefold() for n in unique])
     return {name: Region(name=name, page=page) for name in unique}
 
 
+def listed_region_names(data: SnapshotSet) -> list[str]:
+    """The names `Query.regions` lists, in its order."""
+    return sorted(set(data.region_names))
+
+
 def regions(data: SnapshotSet) -> list[Region]:
-    return list(_region_objects(list(data.region_names)).values())
+    return list(_region_objects(listed_region_names(data)).values())
+
+
+def region_page(names: Sequence[str]) -> PageKeys:
+    """The PageKeys that Region objects of `names` share (their ROI keys)."""
+    return PageKeys([n.casefold() for n in dict.fromkeys(names)])
+
+
+def regions_named(names: Sequence[str], page: PageKeys | None = None) -> list[Region]:
+    """Region objects for `names` (repeats allowed), sharing one PageKeys."""
+    page = region_page(names) if page is None else page
+    return [Region(name=name, page=page) for name in names]
 
 
 def lookup_predictions(data: SnapshotSet, ids: Sequence[int]) -> list[Prediction | None]:

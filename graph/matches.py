@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from graph.context import Info
+from graph.context import Context, Info
 from graph.errors import bad_input
 from graph.livescores import LiveScore, match_live_score
 from graph.loaders import PageKeys
+from graph.planner.binding import Kind, planned
 from graph.relay import Node, PageInfo
 from graph.scalars import IsoDateTime
 
@@ -35,53 +36,90 @@ def outcome_of(value: int | None) -> Outcome | None:
 
 @strawberry.type(description="The precomputed 1X2 prediction of predictions.parquet.")
 class Prediction:
-    proba_home: float = strawberry.field(description="Probability of a home win.")
-    proba_draw: float = strawberry.field(description="Probability of a draw.")
-    proba_away: float = strawberry.field(description="Probability of an away win.")
-    predicted_class: int = strawberry.field(description="0 home, 1 draw, 2 away.")
-    predicted_outcome: Outcome = strawberry.field(description="`predictedClass` as an Outcome.")
-    model_run_id: str | None = strawberry.field(description="MLflow run id of the model.")
+    proba_home: float = strawberry.field(
+        description="Probability of a home win.", metadata=planned()
+    )
+    proba_draw: float = strawberry.field(description="Probability of a draw.", metadata=planned())
+    proba_away: float = strawberry.field(
+        description="Probability of an away win.", metadata=planned()
+    )
+    predicted_class: int = strawberry.field(
+        description="0 home, 1 draw, 2 away.", metadata=planned()
+    )
+    predicted_outcome: Outcome = strawberry.field(
+        description="`predictedClass` as an Outcome.", metadata=planned()
+    )
+    model_run_id: str | None = strawberry.field(
+        description="MLflow run id of the model.", metadata=planned()
+    )
     model_stage: str | None = strawberry.field(
-        description="Stage the pipeline recorded for the model (free text from the file)."
+        description="Stage the pipeline recorded for the model (free text from the file).",
+        metadata=planned(),
     )
     computed_at: IsoDateTime | None = strawberry.field(
-        description="When predictions.parquet was written (file time)."
+        description="When predictions.parquet was written (file time).", metadata=planned()
     )
 
 
 @strawberry.type(description="Bookmaker (Fonbet) 1X2 decimal odds from fonbet_odds.parquet.")
 class Odds:
-    home: float | None = strawberry.field(description="Decimal odds on a home win.")
-    draw: float | None = strawberry.field(description="Decimal odds on a draw.")
-    away: float | None = strawberry.field(description="Decimal odds on an away win.")
-    fonbet_event_id: int | None = strawberry.field(description="Fonbet event id.")
-    fonbet_sport_id: int | None = strawberry.field(description="Fonbet sport (segment) id.")
+    home: float | None = strawberry.field(
+        description="Decimal odds on a home win.", metadata=planned()
+    )
+    draw: float | None = strawberry.field(description="Decimal odds on a draw.", metadata=planned())
+    away: float | None = strawberry.field(
+        description="Decimal odds on an away win.", metadata=planned()
+    )
+    fonbet_event_id: int | None = strawberry.field(
+        description="Fonbet event id.", metadata=planned()
+    )
+    fonbet_sport_id: int | None = strawberry.field(
+        description="Fonbet sport (segment) id.", metadata=planned()
+    )
     fonbet_url: str | None = strawberry.field(
-        description="Link to the event on Fonbet; null unless both Fonbet ids are known."
+        description="Link to the event on Fonbet; null unless both Fonbet ids are known.",
+        metadata=planned(),
     )
 
 
 @strawberry.type(description="One model feature of a match (NaN values are left out).")
 class Feature:
-    name: str = strawberry.field(description="Feature column name, e.g. `diff_goals_w5`.")
-    value: float = strawberry.field(description="Feature value.")
+    name: str = strawberry.field(
+        description="Feature column name, e.g. `diff_goals_w5`.", metadata=planned()
+    )
+    value: float = strawberry.field(description="Feature value.", metadata=planned())
 
 
 @strawberry.type(description="A football match: the hub that every other table hangs off.")
 class Match(Node):
-    match_id: int = strawberry.field(description="The pipeline's integer match id.")
-    start_time_utc: IsoDateTime | None = strawberry.field(description="Kick-off time (UTC).")
-    home_team_name: str = strawberry.field(description="Home side.")
-    away_team_name: str = strawberry.field(description="Away side.")
-    tournament_name: str | None = strawberry.field(description="Tournament or league.")
-    region: Annotated[Region, strawberry.lazy("graph.regions")] | None = strawberry.field(
-        description="Region (country or area) the tournament belongs to."
+    match_id: int = strawberry.field(
+        description="The pipeline's integer match id.", metadata=planned()
     )
-    women: bool = strawberry.field(description="A women's competition (features column `sex`).")
-    is_future: bool = strawberry.field(description="Not played yet.")
-    home_score: int | None = strawberry.field(description="Home goals (finished matches).")
-    away_score: int | None = strawberry.field(description="Away goals (finished matches).")
-    outcome: Outcome | None = strawberry.field(description="Result (finished matches).")
+    start_time_utc: IsoDateTime | None = strawberry.field(
+        description="Kick-off time (UTC).", metadata=planned()
+    )
+    home_team_name: str = strawberry.field(description="Home side.", metadata=planned())
+    away_team_name: str = strawberry.field(description="Away side.", metadata=planned())
+    tournament_name: str | None = strawberry.field(
+        description="Tournament or league.", metadata=planned()
+    )
+    region: Annotated[Region, strawberry.lazy("graph.regions")] | None = strawberry.field(
+        description="Region (country or area) the tournament belongs to.",
+        metadata=planned(Kind.JOIN),
+    )
+    women: bool = strawberry.field(
+        description="A women's competition (features column `sex`).", metadata=planned()
+    )
+    is_future: bool = strawberry.field(description="Not played yet.", metadata=planned())
+    home_score: int | None = strawberry.field(
+        description="Home goals (finished matches).", metadata=planned()
+    )
+    away_score: int | None = strawberry.field(
+        description="Away goals (finished matches).", metadata=planned()
+    )
+    outcome: Outcome | None = strawberry.field(
+        description="Result (finished matches).", metadata=planned()
+    )
     page: strawberry.Private[PageKeys | None] = None
 
     def node_key(self) -> str:
@@ -90,6 +128,7 @@ class Match(Node):
     @strawberry.field(
         description="Precomputed prediction (predictions.parquet), if any.",
         graphql_type=Prediction | None,
+        metadata=planned(Kind.JOIN),
     )
     def prediction(self, info: Info) -> Prediction | Awaitable[Prediction | None] | None:
         loader = info.context.loaders.prediction
@@ -98,7 +137,9 @@ class Match(Node):
         return loader.get(self.match_id)
 
     @strawberry.field(
-        description="Bookmaker odds (fonbet_odds.parquet), if any.", graphql_type=Odds | None
+        description="Bookmaker odds (fonbet_odds.parquet), if any.",
+        graphql_type=Odds | None,
+        metadata=planned(Kind.JOIN),
     )
     def odds(self, info: Info) -> Odds | Awaitable[Odds | None] | None:
         loader = info.context.loaders.odds
@@ -119,11 +160,12 @@ class Match(Node):
         "MATCHGRAPH_MAX_FEATURE_NAMES, default 1000; repeats count once), an unknown name "
         "is BAD_USER_INPUT.",
         graphql_type=list[Feature],
+        metadata=planned(Kind.JOIN_MANY),
     )
     def features(
         self, info: Info, names: list[str] | None = None
     ) -> list[Feature] | Awaitable[list[Feature]]:
-        wanted = None if names is None else wanted_features(info, names)
+        wanted = None if names is None else wanted_features(info.context, names)
         loader = info.context.loaders.features
         if self.page is not None:
             self.page.prime(loader)
@@ -138,26 +180,26 @@ class Match(Node):
 SHOWN_UNKNOWN = 10
 
 
-def wanted_features(info: Info, names: list[str]) -> frozenset[str]:
+def wanted_features(context: Context, names: list[str]) -> frozenset[str]:
     """The distinct names of `names`, checked once per operation and argument value.
 
     A page resolves `features(names:)` once per match with the same list: the
     check (and its set) is cached in the operation's loaders, so 1000 matches
     cost one check, not 1000.
     """
-    limit = info.context.settings.max_feature_names
+    limit = context.settings.max_feature_names
     if len(names) > limit:
         raise bad_input(f"`names` takes at most {limit} feature names, got {len(names)}")
-    picks = info.context.loaders.feature_picks
+    picks = context.loaders.feature_picks
     key = tuple(names)
     wanted = picks.get(key)
     if wanted is None:
-        wanted = picks[key] = check_feature_names(info, key)
+        wanted = picks[key] = check_feature_names(context, key)
     return wanted
 
 
-def check_feature_names(info: Info, names: tuple[str, ...]) -> frozenset[str]:
-    known = info.context.data.catalog.feature_names
+def check_feature_names(context: Context, names: tuple[str, ...]) -> frozenset[str]:
+    known = context.data.catalog.feature_names
     wanted = frozenset(names)
     unknown = sorted(wanted.difference(known))
     if unknown:
@@ -179,15 +221,23 @@ async def _pick_later(found: Awaitable[list[Feature]], wanted: frozenset[str]) -
 
 @strawberry.type(description="One match in a connection, with its cursor.")
 class MatchEdge:
-    cursor: str = strawberry.field(description="Opaque keyset cursor; stable across refreshes.")
-    node: Match = strawberry.field(description="The match.")
+    cursor: str = strawberry.field(
+        description="Opaque keyset cursor; stable across refreshes.", metadata=planned()
+    )
+    node: Match = strawberry.field(description="The match.", metadata=planned(Kind.JOIN))
 
 
 @strawberry.type(description="A page of matches ordered by start time, then match id (Relay).")
 class MatchConnection:
-    edges: list[MatchEdge] = strawberry.field(description="The matches of this page.")
-    page_info: PageInfo = strawberry.field(description="Paging information.")
-    total_count: int = strawberry.field(description="Matches that satisfy the filters, all pages.")
+    edges: list[MatchEdge] = strawberry.field(
+        description="The matches of this page.", metadata=planned(Kind.JOIN_MANY)
+    )
+    page_info: PageInfo = strawberry.field(
+        description="Paging information.", metadata=planned(Kind.JOIN)
+    )
+    total_count: int = strawberry.field(
+        description="Matches that satisfy the filters, all pages.", metadata=planned()
+    )
 
 
 __all__ = [

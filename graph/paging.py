@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from graph.context import Info
+from graph.context import Context, Info
 from graph.errors import bad_input
 from graph.lookups import matches_at
 from graph.matches import MatchConnection, MatchEdge
 from graph.relay import PageInfo, decode_cursor
-from graph.sources.catalog import MatchFilter
+from graph.sources.catalog import MatchFilter, Page
 
 DEFAULT_FIRST = 50
 
@@ -28,8 +28,12 @@ class MatchQuery:
     start_to: datetime | None = None
 
 
-def match_connection(info: Info, query: MatchQuery) -> MatchConnection:
-    ctx = info.context
+def match_page(ctx: Context, query: MatchQuery) -> Page:
+    """The catalogue page `query` asks for; BAD_USER_INPUT for a bad argument.
+
+    Shared by the resolvers below and the planner (graph/planner), so both check
+    arguments, filter and page the same way.
+    """
     first = DEFAULT_FIRST if query.first is None else query.first
     if not 0 <= first <= ctx.settings.max_first:
         raise bad_input(f"`first` must be between 0 and {ctx.settings.max_first}, got {first}")
@@ -43,7 +47,12 @@ def match_connection(info: Info, query: MatchQuery) -> MatchConnection:
         start_from=query.start_from,
         start_to=query.start_to,
     )
-    page = ctx.data.catalog.page(where, first=first, after=after)
+    return ctx.data.catalog.page(where, first=first, after=after)
+
+
+def match_connection(info: Info, query: MatchQuery) -> MatchConnection:
+    ctx = info.context
+    page = match_page(ctx, query)
     matches, cursors = matches_at(ctx.data, page.positions)
     edges = [MatchEdge(cursor=c, node=m) for c, m in zip(cursors, matches, strict=True)]
     return MatchConnection(

@@ -17,6 +17,7 @@ from graph.livescores import LIVESCORES_DESCRIPTION, resolve_livescores
 from graph.lookups import regions as all_regions
 from graph.matches import Match, MatchConnection
 from graph.paging import DEFAULT_FIRST, MatchQuery, match_connection
+from graph.planner.binding import Kind, planned
 from graph.regions import Region
 from graph.relay import Node, decode_global_id
 from graph.reports import DRIFT_DESCRIPTION, REPORTS_DESCRIPTION, resolve_drift, resolve_reports
@@ -28,7 +29,10 @@ MATCH_KEY = re.compile(r"-?[0-9]{1,30}")
 
 @strawberry.type(description="Read the match graph.")
 class Query:
-    @strawberry.field(description="Any object by its global id (Relay); null when unknown.")
+    @strawberry.field(
+        description="Any object by its global id (Relay); null when unknown.",
+        metadata=planned(Kind.JOIN),
+    )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, key = decode_global_id(id)
         if type_name == "Match":
@@ -47,6 +51,7 @@ class Query:
     @strawberry.field(
         description="One match by its pipeline id (also orphan predictions); null when unknown.",
         graphql_type=Match | None,
+        metadata=planned(Kind.JOIN),
     )
     def match(self, info: Info, match_id: int) -> Awaitable[Match | None]:
         if not 0 <= match_id <= INT32_MAX:
@@ -56,7 +61,8 @@ class Query:
     @strawberry.field(
         description="Matches of the catalogue ordered by start time, then match id. "
         "`first` defaults to 50 (at most 5000); `from` is inclusive, `to` exclusive; "
-        "`team` matches either side and `region` the region name, both case-insensitive."
+        "`team` matches either side and `region` the region name, both case-insensitive.",
+        metadata=planned(Kind.JOIN),
     )
     def matches(
         self,
@@ -72,7 +78,10 @@ class Query:
         query = MatchQuery(first, after, future_only, region, team, start_from, start_to)
         return match_connection(info, query)
 
-    @strawberry.field(description="Every region of the catalogue and of the ROI file, by name.")
+    @strawberry.field(
+        description="Every region of the catalogue and of the ROI file, by name.",
+        metadata=planned(Kind.JOIN_MANY),
+    )
     def regions(self, info: Info) -> list[Region]:
         return all_regions(info.context.data)
 

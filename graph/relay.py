@@ -8,6 +8,7 @@ import binascii
 import strawberry
 
 from graph.errors import bad_input
+from graph.planner.binding import planned
 
 
 def encode_global_id(type_name: str, key: str) -> str:
@@ -42,7 +43,9 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
 
 @strawberry.interface(description="An object with a globally unique, opaque ID (Relay).")
 class Node:
-    @strawberry.field(description="Globally unique opaque ID; `node(id:)` fetches it back.")
+    @strawberry.field(
+        description="Globally unique opaque ID; `node(id:)` fetches it back.", metadata=planned()
+    )
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_global_id(type(self).__name__, self.node_key()))
 
@@ -52,9 +55,16 @@ class Node:
 
 @strawberry.type(description="Where a page sits in its connection (Relay).")
 class PageInfo:
-    has_next_page: bool = strawberry.field(description="More rows follow this page.")
-    has_previous_page: bool = strawberry.field(description="Rows precede this page.")
-    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
+    has_next_page: bool = strawberry.field(
+        description="More rows follow this page.", metadata=planned()
+    )
+    has_previous_page: bool = strawberry.field(
+        description="Rows precede this page.", metadata=planned()
+    )
+    start_cursor: str | None = strawberry.field(
+        description="Cursor of the first edge.", metadata=planned()
+    )
     end_cursor: str | None = strawberry.field(
-        description="Cursor of the last edge; pass it as `after` for the next page."
+        description="Cursor of the last edge; pass it as `after` for the next page.",
+        metadata=planned(),
     )

@@ -12,7 +12,6 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graph.adapters.strawberry import graphql_core_schema
-from graph.execution import SlicedExecutionContext
 from graph.extensions import (
     CachePolicy,
     CodedParserCache,
@@ -25,6 +24,7 @@ from graph.fastpath import install_attribute_resolvers
 from graph.livescores import IngestResult
 from graph.matches import Match
 from graph.mutations import Mutation
+from graph.planner.execution import PlannedExecutionContext
 from graph.queries import Query
 from graph.regions import Region
 from graph.scalars import SCALAR_OVERRIDES
@@ -82,7 +82,7 @@ def build_schema(
         extensions=_extensions(settings, observers),
         scalar_overrides=SCALAR_OVERRIDES,
         config=StrawberryConfig(auto_camel_case=True),
-        execution_context_class=SlicedExecutionContext,
+        execution_context_class=PlannedExecutionContext,
     )
     install_attribute_resolvers(graphql_core_schema(schema))
     return schema

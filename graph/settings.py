@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     debug_extensions: bool | None = Field(
         None, validation_alias=_env("MATCHGRAPH_DEBUG_EXTENSIONS")
     )
+    # Compiled execution (graph/planner): table-backed selections answered from column
+    # gathers instead of graphql-core's per-field path. Off: every operation runs in
+    # graphql-core (the differential tests and the bench compare the two).
+    planner: bool = Field(True, validation_alias=_env("MATCHGRAPH_PLANNER"))
     max_subscriptions: int = Field(20, ge=1, validation_alias=_env("MATCHGRAPH_MAX_SUBSCRIPTIONS"))
     operation_timeout: float = Field(
         30.0, gt=0, validation_alias=_env("MATCHGRAPH_OPERATION_TIMEOUT")

@@ -25,7 +25,9 @@ async def data(small_data: SnapshotSet) -> SnapshotSet:
     return small_data
 
 
-SETTINGS = Settings()
+# graphql-core's execution, field by field through the loaders (the planner answers
+# these operations from column gathers instead: tests/test_planner*.py).
+SETTINGS = Settings(planner=False)
 SCHEMA = build_schema(SETTINGS)
 
 

@@ -1,4 +1,5 @@
-"""Debug extensions (`loaderBatches`): only when asked for, only where allowed, never cached."""
+"""Debug extensions (`plan`, `loaderBatches`): only when asked for, only where allowed,
+never cached."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def extensions(response: httpx.Response) -> dict[str, Any]:
     return result
 
 
-async def test_only_a_request_with_the_header_gets_loader_batches(
+async def test_only_a_request_with_the_header_gets_the_plan_and_loader_batches(
     serve: ServeFactory, data_dir: Path
 ) -> None:
     api = serve(data_dir=data_dir, response_cache_mb=0)
@@ -44,7 +45,21 @@ async def test_only_a_request_with_the_header_gets_loader_batches(
     debug = extensions(await post(api, DEBUG))
     other_value = extensions(await post(api, {"X-Matchgraph-Debug": "true"}))
     assert set(plain) == set(other_value) == {"dataVersion"}
-    assert debug == {"dataVersion": plain["dataVersion"], "loaderBatches": {"prediction": 1}}
+    # planned: answered from column gathers, no loader ran
+    assert debug == {
+        "dataVersion": plain["dataVersion"],
+        "plan": {"matches": "planned"},
+        "loaderBatches": {},
+    }
+
+
+async def test_without_the_planner_graphql_core_batches_each_field_kind_once(
+    serve: ServeFactory, data_dir: Path
+) -> None:
+    api = serve(data_dir=data_dir, response_cache_mb=0, planner=False)
+    debug = extensions(await post(api, DEBUG))
+    assert debug["plan"] == {}
+    assert debug["loaderBatches"] == {"prediction": 1}
 
 
 @pytest.mark.parametrize(

@@ -76,12 +76,20 @@ async def test_probes_and_graphiql_page_stay_open(locked: LiveServer) -> None:
 
 
 @pytest.mark.parametrize("first", [10, 100, 1000, 5000])
-async def test_one_batch_per_field_kind_whatever_the_page_size(
+async def test_a_page_is_planned_or_costs_one_batch_per_field_kind(
     serve: ServeFactory, small_dir: Path, first: int
 ) -> None:
-    api = serve(data_dir=small_dir, response_cache_mb=0)
+    planned = await serve(data_dir=small_dir, response_cache_mb=0).graphql(
+        PAGE, {"f": first}, headers=DEBUG
+    )
+    api = serve(data_dir=small_dir, response_cache_mb=0, planner=False)
     body = await api.graphql(PAGE, {"f": first}, headers=DEBUG)
     assert len(body["data"]["matches"]["edges"]) == first
+    assert planned["data"] == body["data"]
+    assert planned["extensions"]["plan"] == {"matches": "planned"}
+    assert planned["extensions"]["loaderBatches"] == {}
+    # without the planner: graphql-core, one loader batch per field kind
+    assert body["extensions"]["plan"] == {}
     assert body["extensions"]["loaderBatches"] == {
         "prediction": 1,
         "odds": 1,
@@ -90,14 +98,22 @@ async def test_one_batch_per_field_kind_whatever_the_page_size(
     }
 
 
-async def test_sibling_root_fields_share_one_batch(api: LiveServer) -> None:
+@pytest.mark.parametrize("planner", [True, False])
+async def test_sibling_root_fields_share_one_batch(
+    serve: ServeFactory, small_dir: Path, planner: bool
+) -> None:
+    api = serve(data_dir=small_dir, planner=planner)
     ids = await api.data("{ matches(first: 3) { edges { node { matchId } } } }")
     a, b, c = (e["node"]["matchId"] for e in ids["matches"]["edges"])
     query = f"""{{ a: match(matchId: {a}) {{ prediction {{ probaHome }} }}
                    b: match(matchId: {b}) {{ prediction {{ probaHome }} }}
                    c: match(matchId: {c}) {{ prediction {{ probaHome }} }} }}"""
     body = await api.graphql(query, headers=DEBUG)
-    assert body["extensions"]["loaderBatches"] == {"match": 1, "prediction": 1}
+    if planner:
+        assert body["extensions"]["plan"] == dict.fromkeys("abc", "planned")
+        assert body["extensions"]["loaderBatches"] == {}
+    else:
+        assert body["extensions"]["loaderBatches"] == {"match": 1, "prediction": 1}
 
 
 async def test_identical_queries_hit_the_response_cache(

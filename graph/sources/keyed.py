@@ -13,11 +13,31 @@ def python_column(series: pd.Series) -> np.ndarray:
     """An object array of plain Python values with None for missing ones.
 
     Done once when a snapshot is built, so lookups on the request path are a
-    `take` and a `tolist`, with no per-value conversion.
+    `take` and a `tolist`, with no per-value conversion. Text repeats a lot (team,
+    tournament and region names, model ids, kick-off times): equal strings share
+    one object, so a column costs a pointer per row, not a string per row.
     """
+    if _is_text(series):
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        shared = np.asarray(uniques, dtype=object)
+        out = np.full(len(series), None, dtype=object)
+        present = codes >= 0
+        out[present] = shared[codes[present]]
+        return out
     # pandas accepts na_value=None (documented); pandas-stubs' overloads do not.
-    out: np.ndarray = series.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
-    return out
+    values: np.ndarray = series.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+    return values
+
+
+def _is_text(series: pd.Series) -> bool:
+    """Only strings (and missing values): sharing equal values changes nothing.
+
+    Checked on the values, not the dtype: factorizing mixed objects would merge
+    values that are equal but of different types (1, 1.0, True).
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return False
+    return pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
 
 
 def nullable_int_column(series: pd.Series) -> np.ndarray:
