@@ -10,7 +10,8 @@ other client of the process waits behind it.
 `SlicedExecutionContext` completes long lists itself, item by item as
 graphql-core does, and every `CHECK_EVERY` items looks at the clock: once the
 current slice (`SLICE_SECONDS`) is used up it finishes the list in a
-coroutine that first yields to the loop, so other requests, timers and
+coroutine that first yields to the loop and then takes its further slices in
+turn with other long runs (graph/lane.py), so other requests, timers and
 disconnects get their turn at least every few tens of milliseconds. It also
 looks at the operation's `OperationStop`: once the view sets it (time limit
 reached, client gone), every list stops at its next check with
@@ -23,7 +24,6 @@ take graphql-core's own path unchanged.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Iterable
 from time import perf_counter
 from typing import Any
@@ -32,6 +32,7 @@ from graphql import GraphQLOutputType, GraphQLResolveInfo
 from graphql.pyutils import Path, gather_with_cancel
 
 from graph.adapters.graphql_core import ListCompletionContext
+from graph.lane import lane
 
 SLICE_SECONDS = 0.02  # the longest stretch a list completion holds the loop
 CHECK_EVERY = 64  # list items between two looks at the clock and the stop flag
@@ -151,10 +152,15 @@ class _SlicedList:
         return None
 
     async def _finish(self, paused: int | None) -> list[Any]:
+        turns = lane()
         while paused is not None:
-            await asyncio.sleep(0)  # the loop's turn: other requests, timers, disconnects
-            self.execution.slice_end = perf_counter() + SLICE_SECONDS
-            paused = self._complete_from(paused)
+            # the loop's turn (other requests, timers, disconnects), then ours in the lane
+            await turns.turn()
+            try:
+                self.execution.slice_end = perf_counter() + SLICE_SECONDS
+                paused = self._complete_from(paused)
+            finally:
+                turns.release()
         completed, indices = self.completed, self.awaitable_indices
         if len(indices) == 1:
             completed[indices[0]] = await completed[indices[0]]

@@ -21,10 +21,10 @@ import graph.execution
 from graph.adapters.strawberry import DEFINITION_KEY, graphql_core_schema
 from graph.batching import Loaders
 from graph.context import Context, build_context
+from graph.lane import lane
 from graph.planner import execution as planner_execution
 from graph.planner import plan as planner_plan
 from graph.planner.binding import Kind, planned_kind
-from graph.planner.lane import lane
 from graph.planner.rows import ROW_SETS, RowSet
 from graph.schema import build_schema
 from graph.services import Services
@@ -40,6 +40,7 @@ def no_slice(monkeypatch: pytest.MonkeyPatch) -> None:
     """Slices of 0 s: a plan run yields at every chunk boundary (CHUNK rows)."""
     monkeypatch.setattr(graph.execution, "SLICE_SECONDS", 0.0)
     monkeypatch.setattr(planner_execution, "SLICE_SECONDS", 0.0)
+    monkeypatch.setattr(planner_execution, "FIRST_SLICE_SECONDS", 0.0)
 
 
 @pytest.fixture(scope="module")
@@ -99,11 +100,12 @@ def test_every_planned_field_has_its_row_set_method_and_every_method_a_planned_f
     match_fields = schema.type_map["Match"].fields  # type: ignore[attr-defined]
     kinds = {
         name: planned_kind(match_fields[name].extensions[DEFINITION_KEY].metadata)
-        for name in ("prediction", "odds", "region", "features", "liveScore")
+        for name in ("prediction", "odds", "value", "region", "features", "liveScore")
     }
     assert kinds == {
         "prediction": Kind.JOIN,
         "odds": Kind.JOIN,
+        "value": Kind.JOIN,
         "region": Kind.JOIN,
         "features": Kind.JOIN_MANY,
         "liveScore": None,  # the database, not a snapshot: resolved by graphql-core
@@ -140,6 +142,17 @@ def test_every_planned_field_has_its_row_set_method_and_every_method_a_planned_f
             '{ matches(region: "Dirtland") { edges { node { homeTeamName } } } }',
             {"matches": "planned"},
             id="dirty-rows-whose-selected-columns-are-clean",
+        ),
+        pytest.param(
+            "{ matches(minEdge: -0.1) { totalCount edges { node { matchId"
+            " value { home draw away best bestEdge kelly } } } } }",
+            {"matches": "planned"},
+            id="value-and-min-edge-with-an-infinite-odd-left-out",
+        ),
+        pytest.param(
+            "{ match(matchId: 99) { value { best bestEdge } } }",
+            {"match": "orphan"},
+            id="the-value-of-an-orphan-prediction",
         ),
     ],
 )

@@ -14,7 +14,7 @@ field as usual. `context.loaders.plans` records which way each went.
 A plan run holds the event loop for at most a slice (SLICE_SECONDS) at a
 time: at chunk boundaries it looks at the clock and the operation's stop, and
 finishes in a coroutine that takes its further slices in turn with other long
-runs (graph/planner/lane.py), like long lists in graph/execution.py.
+runs (graph/lane.py), like long lists in graph/execution.py.
 """
 
 from __future__ import annotations
@@ -30,16 +30,19 @@ from graphql.pyutils import Path, gather_with_cancel
 from graph.adapters.graphql_core import FieldGroup
 from graph.context import Context
 from graph.execution import OperationStopped, SlicedExecutionContext
+from graph.lane import lane
 from graph.planner.cache import cached_plans, plan_key, store_plans
-from graph.planner.lane import lane
 from graph.planner.plan import FieldPlan, ObjectPlan, compile_field
 from graph.planner.rows import NotPlanned
 from graph.planner.run import PlanRun, Steps
 
 log = logging.getLogger("matchgraph.planner")
 # The longest a plan run holds the loop at once; a small request waits behind at most
-# about one such slice (graph/planner/lane.py).
-SLICE_SECONDS = 0.01
+# about one such slice (graph/lane.py) and the first slices of runs starting.
+SLICE_SECONDS = 0.005
+# A run's first slice, taken outside the lane: long enough for a single match or a
+# small page to end within it, short enough that long runs starting cost little.
+FIRST_SLICE_SECONDS = 0.002
 PLANNED = "planned"
 
 
@@ -154,19 +157,15 @@ class _Driver:
         self.path = path
 
     def __call__(self) -> Any:
-        turns = lane()
-        if not turns.free():  # another long run holds or awaits the lane: queue behind it
-            return self._continue()
-        turns.take()
+        # The first slice runs now, outside the lane: most runs (a single match, a
+        # small page) end within it and must not queue behind long ones.
         execution = self.execution
-        execution.slice_end = min(execution.slice_end, perf_counter() + SLICE_SECONDS)
+        execution.slice_end = min(execution.slice_end, perf_counter() + FIRST_SLICE_SECONDS)
         try:
             if self._advance():
                 return self._finished()
         except Exception as exc:
             return self._failed(exc)
-        finally:
-            turns.release()
         return self._continue()
 
     def _advance(self) -> bool:

@@ -1,13 +1,15 @@
-"""One lane for long plan runs: at most one slice of them waits in the loop's queue.
+"""One lane for long runs: at most one slice of them waits in the loop's queue.
 
-A plan run gives the event loop a turn between slices. With several long runs
-in flight, yielding with `sleep(0)` alone puts every one of them back in the
-loop's ready queue at once: a small request that arrives then waits behind a
-slice of each (measured: tiny-query p99 256 ms behind four 5000-card pages).
-The lane hands the turn from one long run to the next instead: a run that
-wants its next slice queues for the lane, and the lane wakes exactly one
-waiter when a slice ends. The wake-up is scheduled behind whatever is ready
-by then, so other requests wait at most about one slice.
+A long run (a plan run of graph/planner, a long list in graph/execution.py)
+gives the event loop a turn between slices. With several long runs in flight,
+yielding with `sleep(0)` alone puts every one of them back in the loop's
+ready queue at once: a small request that arrives then waits behind a slice
+of each (measured: tiny-query p99 256 ms behind four 5000-card pages). The
+lane hands the turn from one long run to the next instead: a run that wants
+its next slice queues for the lane, and the lane wakes exactly one waiter
+when a slice ends. The wake-up is scheduled behind whatever is ready by then,
+so other requests wait at most about one slice. A run's first slice does not
+queue: a small request ends within it.
 """
 
 from __future__ import annotations
@@ -27,12 +29,8 @@ class Lane:
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     def free(self) -> bool:
-        """Nobody holds or waits for the lane: a slice may run right now."""
+        """Nobody holds or waits for the lane."""
         return not self.busy and not self._waiters
-
-    def take(self) -> None:
-        """Hold the lane for a slice that runs now (synchronously)."""
-        self.busy = True
 
     async def turn(self) -> None:
         """Wait until this run may do its next slice; the caller must `release()` after."""
