@@ -125,3 +125,11 @@ def arrow_bytes(data_dir: Path) -> dict[str, int]:
         table: pa.Table = pacsv.read_csv(full) if full.suffix == ".csv" else pq.read_table(full)
         sizes[str(path)] = int(table.nbytes)
     return sizes
+
+
+def middle_match_id(data_dir: Path) -> int:
+    """A catalogue match (the middle row of match_features.parquet): the hol prober's."""
+    ids = pq.read_table(data_dir / FEATURES, columns=["match_id"]).column("match_id")
+    if not len(ids):
+        raise BenchError("the catalogue is empty: no match to probe")
+    return int(ids[len(ids) // 2].as_py())

@@ -51,7 +51,7 @@ GENERATORS = ("asyncio", "wrk")
 def run_load(
     spec: LoadSpec,
     *,
-    seconds: int,
+    seconds: float,
     connections: int,
     round_no: int,
     work_dir: Path,
@@ -62,37 +62,15 @@ def run_load(
 
     `warmup` seconds of load precede the timed part (bench.loadgen only).
     """
-    tag = f"{round_no}-{time.time_ns()}"  # nonces never repeat, not even across runs
-    if generator == "wrk":
-        if not shutil.which("wrk"):
-            raise BenchError("wrk is not installed (apt-get install -y wrk)")
-        script = work_dir / f"wrk-{spec.label.replace(' ', '-')}.lua"
-        script.parent.mkdir(parents=True, exist_ok=True)
-        script.write_text(wrk_script(spec))
-        command = [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--timeout",
-            "30s",
-            "-s",
-            str(script),
-            spec.url + spec.path,
-            "--",
-            tag,
-        ]
-    else:
-        command = [
-            sys.executable,
-            "-m",
-            "bench.loadgen",
-            json.dumps(asdict(spec)),
-            str(seconds),
-            str(connections),
-            tag,
-            str(warmup),
-        ]
+    command = load_command(
+        spec,
+        seconds=seconds,
+        connections=connections,
+        round_no=round_no,
+        work_dir=work_dir,
+        warmup=warmup,
+        generator=generator,
+    )
     done = subprocess.run(
         command,
         cwd=REPO,
@@ -101,13 +79,62 @@ def run_load(
         timeout=seconds + warmup + 120,
         check=False,
     )
-    result = _parse(done.stdout)
-    if done.returncode != 0 or result is None:
-        raise BenchError(f"load on {spec.label} failed: {done.stderr[-500:]}{done.stdout[-500:]}")
+    return checked(spec, done.returncode, done.stdout, done.stderr)
+
+
+def load_command(
+    spec: LoadSpec,
+    *,
+    seconds: float,
+    connections: int,
+    round_no: int,
+    work_dir: Path,
+    warmup: float = 0.0,
+    generator: str = "asyncio",
+) -> list[str]:
+    """The load generator's command line for one burst (run it from REPO)."""
+    tag = f"{round_no}-{time.time_ns()}"  # nonces never repeat, not even across runs
+    if generator == "wrk":
+        if not shutil.which("wrk"):
+            raise BenchError("wrk is not installed (apt-get install -y wrk)")
+        script = work_dir / f"wrk-{spec.label.replace(' ', '-')}.lua"
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(wrk_script(spec))
+        return [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            spec.url + spec.path,
+            "--",
+            tag,
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        json.dumps(asdict(spec)),
+        str(seconds),
+        str(connections),
+        tag,
+        str(warmup),
+    ]
+
+
+def checked(spec: LoadSpec, returncode: int, stdout: str, stderr: str) -> dict[str, Any]:
+    """A load generator's (or prober's) result; raise if it failed or any response did."""
+    result = _parse(stdout)
+    if returncode != 0 or result is None:
+        raise BenchError(f"load on {spec.label} failed: {stderr[-500:]}{stdout[-500:]}")
     errors = result["errors"]
     if result["bad"] or any(errors.values()) or not result["ok"]:
-        bad = [line for line in done.stdout.splitlines() if line.startswith(BAD_PREFIX)]
-        raise BenchError(f"load on {spec.label}: failed responses {result} {bad[:1]}")
+        bad = [line for line in stdout.splitlines() if line.startswith(BAD_PREFIX)]
+        brief = {k: v for k, v in result.items() if k != "samples_ms"}
+        raise BenchError(f"load on {spec.label}: failed responses {brief} {bad[:1]}")
     return result
 
 

@@ -1,6 +1,6 @@
 """`python -m bench.profile`: where our API spends a cold request, by cProfile.
 
-    python -m bench.profile [--matches 20000] [--query cards|page] [--requests 20]
+    python -m bench.profile [--matches 20000] [--query cards|page] [--requests 20] [--no-planner]
 
 Runs our API (wrapped by bench.profiled) on the demo data, sends sequential
 response-cache misses, and prints the top functions by own time and by
@@ -82,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--query", choices=("cards", "page"), default="cards")
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument(
+        "--no-planner", action="store_true", help="MATCHGRAPH_PLANNER=false (graphql-core)"
+    )
     parser.add_argument("--work-dir", type=Path, default=BENCH_DIR / ".work")
     args = parser.parse_args(argv)
 
@@ -90,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = facts(data_dir)
     query, first = (CARDS, data.cards(CARDS_SIZE)) if args.query == "cards" else (PAGE, PAGE_SIZE)
     out = work_dir / f"profile-{args.query}.prof"
-    base = ours(data_dir)
+    base = ours(data_dir, planner=not args.no_planner)
     system = System(
         "ours-profiled",
         "bench.profiled:create_app",

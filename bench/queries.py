@@ -45,3 +45,13 @@ def graphql_payload(query: str, first: int, nonce: str | None = None) -> dict[st
 
 def rest_cards_path(limit: int) -> str:
     return f"/cards?limit={limit}"
+
+
+# The head-of-line prober's tiny query: one match by id, one field. Its cost does not
+# grow with the catalogue or the page, and it is not a response-cache hit (see
+# `probe_payload`); it goes through the same schema and loaders as the big pages.
+PROBE = "query Probe($id: Int!) { match(matchId: $id) { matchId } }"
+
+
+def probe_payload(match_id: int, nonce: str) -> dict[str, object]:
+    return {"query": PROBE, "variables": {"id": match_id, "nonce": nonce}}

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from bench import REPO
-from bench.scenarios import versions
+from bench.scenarios import analytics, hol, push, scale, versions
 
 
 def _git(*args: str) -> str | None:
@@ -65,9 +65,12 @@ def table(results: dict[str, Any]) -> str:
         ("cards", _cards),
         ("page", _page),
         ("batches", _batches),
-        ("memory", _memory),
+        ("hol", hol.render),
+        ("scale", scale.render),
         ("live", _live),
         ("versions", versions.render),
+        ("push", push.render),
+        ("analytics", analytics.render),
     ):
         if name in scenarios:
             lines += ["", *render(scenarios[name])]
@@ -77,19 +80,22 @@ def table(results: dict[str, Any]) -> str:
 def _cards(r: dict[str, Any]) -> list[str]:
     lines = [
         f"cards: matches(first: {r['cards']}), {r['iterations']} requests each, interleaved",
-        f"  {'system':<12}{'median ms':>11}{'p90 ms':>10}{'bytes':>11}",
+        f"  {'system':<20}{'median ms':>11}{'p90 ms':>10}{'bytes':>11}",
     ]
     for label, s in r["systems"].items():
         size = r["response_bytes"].get(label, 0)
-        lines.append(f"  {label:<12}{s['median_ms']:>11.1f}{s['p90_ms']:>10.1f}{size:>11}")
-    lines.append(f"  {'ratio':<18}{'median':>8}{'p90':>8}{'paired':>8}   target")
+        lines.append(f"  {label:<20}{s['median_ms']:>11.1f}{s['p90_ms']:>10.1f}{size:>11}")
+    lines.append(f"  {'ratio':<24}{'median':>8}{'p90':>8}{'paired':>8}   target")
+    aims = r.get("aims", {})
     for name, v in r["ratios"].items():
         target = r["targets"].get(name)
         verdict = ""
         if target is not None:
             verdict = f"<= {target:g}  {'PASS' if v['median'] <= target else 'FAIL'}"
+        if name in aims:
+            verdict += f"  (aim <= {aims[name]:g})"
         lines.append(
-            f"  {name:<18}{_f(v['median']):>8}{_f(v['p90']):>8}{_f(v['paired_median']):>8}"
+            f"  {name:<24}{_f(v['median']):>8}{_f(v['p90']):>8}{_f(v['paired_median']):>8}"
             f"   {verdict}"
         )
     return lines
@@ -126,20 +132,6 @@ def _batches(r: dict[str, Any]) -> list[str]:
     for size, counts in r["loader_batches"].items():
         lines.append(f"  {size:<8}" + "".join(f"{counts.get(n, 0):>12}" for n in loaders))
     lines.append(f"  constant: {'yes' if r['constant'] else 'NO'}")
-    return lines
-
-
-def _memory(r: dict[str, Any]) -> list[str]:
-    lines = [
-        f"memory: API RSS after loading N matches (empty data dir: {r['empty_rss_mb']:.0f} MB)",
-        f"  {'matches':<9}{'RSS MB':>9}{'peak MB':>9}{'Arrow MB':>10}{'RSS/Arrow':>11}"
-        f"{'(RSS-empty)/Arrow':>19}",
-    ]
-    for n, s in r["sizes"].items():
-        lines.append(
-            f"  {n:<9}{s['rss_mb']:>9.0f}{s['peak_rss_mb']:>9.0f}{s['arrow_mb']:>10.1f}"
-            f"{_f(s['rss/arrow']):>11}{_f(s['data_rss/arrow']):>19}"
-        )
     return lines
 
 

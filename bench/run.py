@@ -1,14 +1,20 @@
 """`python -m bench.run`: every system side by side on one data set; a table and a results JSON.
 
-    python -m bench.run [--matches 20000] [--seed 42] [--scenarios cards,page,batches,memory]
+    python -m bench.run [--matches 20000] [--seed 42] [--scenarios cards,page,batches,hol,scale]
                         [--quick] [--full]
+    python -m bench.run --scenarios hol [--hol-seconds 20] [--hol-clients 4]
     python -m bench.run --scenarios live [--live-jobs 200] [--live-seconds 15]
     python -m bench.run --scenarios versions --versions-base REV [--versions-clients 20]
+    python -m bench.run --scenarios push [--quick]     # liveScoreUpdates: commit -> client
+    python -m bench.run --scenarios analytics [--full] [--analytics-sizes 20000,500000]
+    python -m bench.run --scenarios cards,hol --versions-base REV   # + our API at REV
 
-Systems (each its own uvicorn process on loopback): ours (api.app), raw
-(precomputed bytes of our own responses), rest (the old `/cards`), naive (a
-first Strawberry port); for `live`, our API + worker against arq-default on a
-Redis of the harness's own. See BENCH.md and bench/README.md.
+Systems (each its own uvicorn process on loopback): ours (api.app, planner on),
+ours-gqlcore (the same with MATCHGRAPH_PLANNER=false), raw (precomputed bytes
+of our own responses), rest (the old `/cards`), naive (a first Strawberry
+port), base (our API at `--versions-base REV`, cards and hol only); for
+`live`, our API + worker against arq-default on a Redis of the harness's own.
+See bench/README.md.
 """
 
 from __future__ import annotations
@@ -26,16 +32,19 @@ from typing import Any
 from bench import BENCH_DIR
 from bench.baselines.raw import RESPONSES_ENV, save_responses
 from bench.client import check_graphql, post_graphql
-from bench.data import DataFacts, ensure_demo, facts, made_by
+from bench.data import DataFacts, ensure_demo, facts, made_by, middle_match_id
 from bench.load import GENERATORS
 from bench.queries import CARDS, CARDS_SIZE, PAGE, PAGE_SIZE, graphql_payload
 from bench.report import machine, table, utc_now, write
-from bench.scenarios import batches, cards, live, memory, page, versions
-from bench.systems import BenchError, Server, Servers, baseline, ours
+from bench.scenarios import analytics, batches, cards, hol, live, page, push, scale, versions
+from bench.systems import BASE, GQLCORE, BenchError, Server, Servers, baseline, ours
 
-SCENARIOS = ("cards", "page", "batches", "memory", "live", "versions")
-# `live` takes about 3.5 minutes (arq-default needs ~0.5 s a job): asked for by name.
-DEFAULT_SCENARIOS = ("cards", "page", "batches", "memory")
+SCENARIOS = ("cards", "page", "batches", "hol", "scale", "analytics", "live", "versions", "push")
+ALIASES = {"memory": "scale"}  # the scale scenario grew out of `memory`
+# `live` takes about 3.5 minutes (arq-default needs ~0.5 s a job): asked for by name, like
+# `push` (it runs a redis-server of its own).
+DEFAULT_SCENARIOS = ("cards", "page", "batches", "hol", "scale", "analytics")
+HTTP_SCENARIOS = {"cards", "page", "batches", "hol"}  # on the servers run_http starts
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,20 +57,37 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated, of {','.join(SCENARIOS)} (default: all but live)",
     )
     parser.add_argument("--quick", action="store_true", help="short runs (smoke checks)")
-    parser.add_argument("--full", action="store_true", help="memory also at 500,000 matches")
+    parser.add_argument(
+        "--full", action="store_true", help="scale and analytics also at 500,000 matches"
+    )
+    parser.add_argument("--analytics-sizes", help="comma-separated match counts for analytics")
     parser.add_argument("--iterations", type=int, help="cards requests per probe (>= 15)")
     parser.add_argument("--page-seconds", type=int, help="page load per system, seconds")
     parser.add_argument(
         "--load-generator", choices=GENERATORS, default="asyncio", help="for the page scenario"
     )
-    parser.add_argument("--memory-sizes", help="comma-separated match counts for memory")
+    parser.add_argument(
+        "--scale-sizes", "--memory-sizes", help="comma-separated match counts for scale"
+    )
+    parser.add_argument(
+        "--no-scale-gqlcore",
+        dest="scale_gqlcore",
+        action="store_false",
+        help="scale: do not also measure the API with MATCHGRAPH_PLANNER=false",
+    )
+    parser.add_argument("--hol-seconds", type=float, help="hol: loaded seconds per system")
+    parser.add_argument(
+        "--hol-clients", type=int, default=hol.CLIENTS, help="hol: background clients"
+    )
     parser.add_argument("--live-jobs", type=int, help="live: sequential jobs per system")
     parser.add_argument("--live-seconds", type=int, help="live: concurrent load per system, s")
     parser.add_argument(
         "--live-clients", type=int, default=live.CLIENTS, help="live: concurrent clients"
     )
     parser.add_argument(
-        "--versions-base", help="versions: the git revision HEAD's live path is compared with"
+        "--versions-base",
+        help="a git revision: versions compares the live path with it; with cards or hol, "
+        "our API at that revision runs beside ours as system `base`",
     )
     parser.add_argument(
         "--versions-clients", type=int, default=versions.CLIENTS, help="versions: clients"
@@ -72,15 +98,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _analytics_sizes(args: argparse.Namespace) -> list[int]:
+    if args.analytics_sizes:
+        return [int(s) for s in args.analytics_sizes.split(",")]
+    if args.quick:
+        return [args.matches]
+    return [20_000, *([500_000] if args.full else [])]
+
+
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    scenarios = [ALIASES.get(s.strip(), s.strip()) for s in args.scenarios.split(",") if s.strip()]
     unknown = sorted(set(scenarios) - set(SCENARIOS))
     if unknown:
         raise SystemExit(f"unknown scenario(s): {', '.join(unknown)}")
     if "versions" in scenarios and not args.versions_base:
         raise SystemExit("the versions scenario needs --versions-base REV")
-    if args.memory_sizes:
-        sizes = [int(s) for s in args.memory_sizes.split(",")]
+    if args.scale_sizes:
+        sizes = [int(s) for s in args.scale_sizes.split(",")]
     elif args.quick:
         sizes = [args.matches]
     else:
@@ -90,7 +124,14 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "iterations": args.iterations or (15 if args.quick else 25),
         "warmup": 2 if args.quick else 3,
         "page_seconds": args.page_seconds or (5 if args.quick else 20),
-        "memory_sizes": sizes,
+        "scale_sizes": sizes,
+        "scale_reps": 3 if args.quick else 7,
+        "scale_gqlcore": args.scale_gqlcore,
+        "analytics_sizes": _analytics_sizes(args),
+        "analytics_reps": 3 if args.quick else 7,
+        "hol_seconds": args.hol_seconds or (4.0 if args.quick else 20.0),
+        "hol_clients": args.hol_clients,
+        "hol_idle_seconds": 1.0 if args.quick else 2.0,
         "quick": args.quick,
         "load_generator": args.load_generator,
         "live_jobs": args.live_jobs or (30 if args.quick else live.SEQUENTIAL_JOBS),
@@ -113,17 +154,37 @@ def capture_raw(server: Server, data: DataFacts, path: Path) -> Path:
 
 
 def verify_baselines(servers: dict[str, Server], data: DataFacts) -> dict[str, bool]:
-    """raw must replay our bytes exactly; naive should serve the same data as ours."""
+    """raw must replay our bytes exactly; naive, ours-gqlcore and base should serve the
+    same data as ours (a difference is reported; the comparison still stands)."""
     first = min(PAGE_SIZE, data.catalogue)
     ours_page = post_graphql(servers["ours"], PAGE, first)
-    raw_page = post_graphql(servers["raw"], PAGE, first)
-    if raw_page.content != ours_page.content:
-        raise BenchError("raw does not replay our API's response bytes")
-    naive = check_graphql(post_graphql(servers["naive"], PAGE, first), "naive page", edges=first)
-    same = naive["data"] == check_graphql(ours_page, "ours page", edges=first)["data"]
-    if not same:
-        print("warning: naive's page differs from ours (the comparison still stands)", flush=True)
-    return {"raw_replays_ours": True, "naive_data_equals_ours": same}
+    checks: dict[str, bool] = {}
+    if "raw" in servers:
+        raw_page = post_graphql(servers["raw"], PAGE, first)
+        if raw_page.content != ours_page.content:
+            raise BenchError("raw does not replay our API's response bytes")
+        checks["raw_replays_ours"] = True
+    ours_data = check_graphql(ours_page, "ours page", edges=first)["data"]
+    for name in ("naive", GQLCORE, BASE):
+        if name not in servers:
+            continue
+        other = check_graphql(post_graphql(servers[name], PAGE, first), f"{name} page", edges=first)
+        same = other["data"] == ours_data
+        if not same:
+            print(
+                f"warning: {name}'s page differs from ours (the comparison still stands)",
+                flush=True,
+            )
+        checks[f"{name.replace('-', '_')}_data_equals_ours"] = same
+    if GQLCORE in servers:  # the planner against graphql-core on the cards page, too
+        n = data.cards(CARDS_SIZE)
+        mine = check_graphql(post_graphql(servers["ours"], CARDS, n), "ours cards", edges=n)
+        core = post_graphql(servers[GQLCORE], CARDS, n)
+        same = mine["data"] == check_graphql(core, f"{GQLCORE} cards", edges=n)["data"]
+        if not same:
+            print(f"warning: {GQLCORE}'s cards differ from ours", flush=True)
+        checks["ours_gqlcore_cards_equal_ours"] = same
+    return checks
 
 
 def run_http(
@@ -134,17 +195,25 @@ def run_http(
     with Servers(work_dir / "logs") as servers:
         api = servers.start(ours(data_dir))
         needs_baselines = "cards" in wanted or "page" in wanted
+        compares = "cards" in wanted or "hol" in wanted
         others = [
             servers.start(baseline(n, data_dir)) for n in ("rest", "naive") if needs_baselines
         ]
+        if compares:
+            others.append(servers.start(ours(data_dir, planner=False)))
+            if opts["versions_base"]:
+                commit, tree = versions.checkout(opts["versions_base"], work_dir)
+                out["base"] = {"revision": opts["versions_base"], "commit": commit}
+                others.append(servers.start(ours(data_dir, name=BASE, tree=tree)))
         servers.wait_ready(api)
         if needs_baselines:
             raw_file = capture_raw(api, data, work_dir / "raw" / f"{data_dir.name}.json")
             others.append(
                 servers.start(baseline("raw", data_dir, **{RESPONSES_ENV: str(raw_file)}))
             )
-            for server in others:
-                servers.wait_ready(server)
+        for server in others:
+            servers.wait_ready(server)
+        if len(servers.running) > 1:
             out["checks"] = verify_baselines(dict(servers.running), data)
         running = dict(servers.running)
         out["pids"] = {name: s.pid for name, s in running.items()}
@@ -161,6 +230,17 @@ def run_http(
                 seconds=opts["page_seconds"],
                 work_dir=work_dir,
                 generator=opts["load_generator"],
+            )
+        if "hol" in wanted:
+            print("hol ...", flush=True)
+            out["hol"] = hol.run(
+                running,
+                cards=data.cards(CARDS_SIZE),
+                match_id=middle_match_id(data_dir),
+                seconds=opts["hol_seconds"],
+                clients=opts["hol_clients"],
+                idle_seconds=opts["hol_idle_seconds"],
+                work_dir=work_dir,
             )
         if "batches" in wanted:
             print("batches ...", flush=True)
@@ -192,10 +272,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["data"].update(dir=str(data_dir), generator=made_by(data_dir), **asdict(data))
         if args.data_dir:
             results["data"]["matches"] = data.catalogue
-        if set(opts["scenarios"]) - {"memory", "live", "versions"}:
+        if HTTP_SCENARIOS & set(opts["scenarios"]):
             http = run_http(data_dir, data, opts, work_dir)
             results["checks"] = http.pop("checks", {})
             results["pids"] = http.pop("pids", {})
+            if "base" in http:
+                results["base"] = http.pop("base")
             results["scenarios"].update(http)
         if "live" in opts["scenarios"]:
             print("live ...", flush=True)
@@ -207,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seconds=opts["live_seconds"],
                 warmup_jobs=3 if opts["quick"] else live.WARMUP_JOBS,
             )
+        if "push" in opts["scenarios"]:
+            print("push ...", flush=True)
+            results["scenarios"]["push"] = push.run(data_dir, work_dir, quick=opts["quick"])
         if "versions" in opts["scenarios"]:
             print(f"versions: HEAD against {opts['versions_base']} ...", flush=True)
             results["scenarios"]["versions"] = versions.run(
@@ -218,10 +303,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seconds=opts["live_seconds"],
                 warmup_jobs=3 if opts["quick"] else live.WARMUP_JOBS,
             )
-        if "memory" in opts["scenarios"]:
-            print("memory ...", flush=True)
-            results["scenarios"]["memory"] = memory.run(
-                work_dir, opts["memory_sizes"], args.seed, known={data.catalogue: data_dir}
+        if "scale" in opts["scenarios"]:
+            print("scale ...", flush=True)
+            results["scenarios"]["scale"] = scale.run(
+                work_dir,
+                opts["scale_sizes"],
+                args.seed,
+                known={data.catalogue: data_dir},
+                reps=opts["scale_reps"],
+                gqlcore=opts["scale_gqlcore"],
+            )
+        if "analytics" in opts["scenarios"]:
+            print("analytics ...", flush=True)
+            results["scenarios"]["analytics"] = analytics.run(
+                work_dir,
+                opts["analytics_sizes"],
+                args.seed,
+                known={data.catalogue: data_dir},
+                reps=opts["analytics_reps"],
             )
     except KeyboardInterrupt:
         print("interrupted; servers stopped", file=sys.stderr)

@@ -49,6 +49,7 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    started_at: float = field(default_factory=time.monotonic)  # just before the spawn
 
     @property
     def name(self) -> str:
@@ -91,12 +92,43 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is in user already
 
 
-def ours(data_dir: Path, *, cache_mb: float = 64.0, redis_url: str | None = None) -> System:
-    """Our API, exactly as `matchgraph serve` builds it (on `redis_url` when given)."""
-    env = {"MATCHGRAPH_DATA_DIR": str(data_dir), "MATCHGRAPH_RESPONSE_CACHE_MB": str(cache_mb)}
+GQLCORE = "ours-gqlcore"  # our API with MATCHGRAPH_PLANNER=false: every operation in graphql-core
+BASE = "base"  # our API at another git revision (`--versions-base REV`)
+PLANNER_ENV = "MATCHGRAPH_PLANNER"
+
+
+def ours(
+    data_dir: Path,
+    *,
+    cache_mb: float = 64.0,
+    redis_url: str | None = None,
+    planner: bool = True,
+    name: str | None = None,
+    tree: Path | None = None,
+) -> System:
+    """Our API, exactly as `matchgraph serve` builds it (on `redis_url` when given).
+
+    `planner`: MATCHGRAPH_PLANNER, set explicitly either way so the harness's own
+    environment cannot change what "ours" means (False: the `ours-gqlcore` system).
+    `tree`: run another revision's files (see `scenarios.versions.checkout`); such a
+    revision may not know the setting, which it then ignores.
+    """
+    env = {
+        "MATCHGRAPH_DATA_DIR": str(data_dir),
+        "MATCHGRAPH_RESPONSE_CACHE_MB": str(cache_mb),
+        PLANNER_ENV: "true" if planner else "false",
+    }
     if redis_url is not None:
         env["MATCHGRAPH_REDIS_URL"] = redis_url
-    return System("ours", "api.app:create_app", env=env, extra_args=("--ws", "websockets-sansio"))
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    return System(
+        name or ("ours" if planner else GQLCORE),
+        "api.app:create_app",
+        env=env,
+        extra_args=("--ws", "websockets-sansio"),
+        cwd=tree,
+    )
 
 
 def baseline(name: str, data_dir: Path, **env: str) -> System:
@@ -169,14 +201,15 @@ class Servers:
         log_path = self.log_dir / f"{system.name}.log"
         env = {**os.environ, **system.env, "PYTHONUNBUFFERED": "1"}
         with log_path.open("wb") as log:
+            started_at = time.monotonic()
             process = subprocess.Popen(
                 command, cwd=system.cwd or REPO, env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        server = Server(system, url, process, log_path)
+        server = Server(system, url, process, log_path, started_at)
         self.running[system.name] = server
         return server
 
-    def wait_ready(self, server: Server, timeout: float = 600.0) -> None:
+    def wait_ready(self, server: Server, timeout: float = 600.0, poll: float = 0.2) -> None:
         """Poll the readiness path until it answers 200; fail fast if the process died."""
         deadline = time.monotonic() + timeout
         url = server.url + server.system.ready_path
@@ -192,7 +225,7 @@ class Servers:
                         return
                 if time.monotonic() > deadline:
                     raise BenchError(f"{server.name} not ready after {timeout:.0f} s")
-                time.sleep(0.2)
+                time.sleep(poll)
 
     def start_all(self, systems: list[System]) -> dict[str, Server]:
         started = [self.start(s) for s in systems]

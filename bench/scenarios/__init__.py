@@ -1,1 +1,1 @@
-"""Scenarios of BENCH.md: cards, page, batches, memory."""
+"""Scenarios of BENCH.md: cards, page, batches, hol, scale (memory), live, versions."""

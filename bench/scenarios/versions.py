@@ -16,6 +16,10 @@ true)` through httpx.AsyncClient, the Python client users run.
   revisions taking turns in rotating order; jobs/s counts jobs completed in
   the timed windows, and CPU per job is read for each process.
 Ratios are HEAD / base: > 1 for jobs/s and < 1 for latencies mean HEAD is better.
+
+The same `--versions-base REV` also puts our API at REV (system `base`, started
+from the tree `checkout` extracts) beside ours in the cards and hol scenarios
+(bench.run.run_http), for the read path's before/after in the same run.
 """
 
 from __future__ import annotations
