@@ -30,6 +30,7 @@ from graph.sources.factory import build_storage
 from graph.sources.livescores import open_live_scores
 from graph.sources.snapshots import Sources
 from graph.taskqueue.cache import ModelInfoCache
+from graph.taskqueue.livescore_feed import LiveScoreFeed
 
 log = logging.getLogger("matchgraph")
 
@@ -71,14 +72,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         async with contextlib.AsyncExitStack() as stack:
             await stack.enter_async_context(storage)
-            queue = await stack.enter_async_context(open_task_queue(settings))
             livescores = await stack.enter_async_context(
                 open_live_scores(settings, check_every=settings.refresh_seconds)
             )
+            # Live-score changes ride on the task queue's one pub/sub subscription.
+            feed = LiveScoreFeed(livescores)
+            feed.start()
+            stack.push_async_callback(feed.stop)
+            channels = {settings.redis_names.live_scores_channel: feed}
+            queue = await stack.enter_async_context(open_task_queue(settings, channels=channels))
             view.services = app.state.services = Services(
                 tasks=queue.client,
                 model_info=ModelInfoCache(settings.model_info_ttl),
                 livescores=livescores,
+                live_score_feed=feed,
                 health_checks=(queue, queue.workers, livescores),
             )
             await sources.refresh()  # warm every snapshot so /ready turns green

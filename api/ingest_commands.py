@@ -72,6 +72,7 @@ async def _run(command: str, settings: Settings, source: str, file: Path | None)
     from graph.sources.factory import build_storage
     from graph.sources.livescores import open_live_scores
     from graph.sources.storage import split_source
+    from graph.taskqueue.livescore_events import open_live_score_publisher
     from jobs.feeds.fonbet import ingest_fonbet_odds
     from jobs.feeds.whoscored import ingest_livescores
 
@@ -81,5 +82,9 @@ async def _run(command: str, settings: Settings, source: str, file: Path | None)
             await storage.put(bucket, key, await asyncio.to_thread(file.read_bytes))
         if command == "ingest-fonbet":
             return await ingest_fonbet_odds(storage=storage, source=source)
-        async with open_live_scores(settings) as repository:
+        # Announced like the worker's ingestions: the API's subscribers see the changes.
+        async with (
+            open_live_score_publisher(settings) as publisher,
+            open_live_scores(settings, on_change=publisher) as repository,
+        ):
             return await ingest_livescores(storage=storage, repository=repository, source=source)

@@ -1,5 +1,6 @@
-"""The API's connection to the task queue: an arq client, one task-event subscription
-and a watch on the workers' heartbeats."""
+"""The API's connection to the task queue: an arq client, the process's one pub/sub
+subscription (task events, and any other channel the lifespan follows) and a watch
+on the workers' heartbeats."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from api import metrics
 from graph.settings import Settings
@@ -15,6 +17,7 @@ from graph.taskqueue.background import BackgroundLoop
 from graph.taskqueue.client import TaskClient, arq_redis, pubsub_redis
 from graph.taskqueue.errors import QueueUnavailable
 from graph.taskqueue.events import TaskEventHub
+from graph.taskqueue.pubsub import ChannelListener, PubSubHub
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,7 @@ class TaskQueue:
     client: TaskClient
     hub: TaskEventHub
     workers: WorkerWatch
+    pubsub: PubSubHub
     name: str = "redis"
 
     def problems(self) -> list[str]:
@@ -89,19 +93,31 @@ class TaskQueue:
         return ["redis: unreachable, live predictions unavailable"]
 
 
+NO_CHANNELS: Mapping[str, ChannelListener] = MappingProxyType({})
+
+
 @contextlib.asynccontextmanager
-async def open_task_queue(settings: Settings) -> AsyncIterator[TaskQueue]:
-    """Opened in the lifespan; nothing here blocks start-up when Redis is down."""
+async def open_task_queue(
+    settings: Settings, *, channels: Mapping[str, ChannelListener] = NO_CHANNELS
+) -> AsyncIterator[TaskQueue]:
+    """Opened in the lifespan; nothing here blocks start-up when Redis is down.
+
+    `channels`: more pub/sub channels to follow on the process's one subscription,
+    each with its listener (e.g. live-score changes).
+    """
     names = settings.redis_names
     redis = arq_redis(settings.redis_url, names)
-    hub = TaskEventHub(lambda: pubsub_redis(settings.redis_url), names.task_events_channel)
-    hub.start()
+    pubsub = PubSubHub(lambda: pubsub_redis(settings.redis_url))
+    hub = TaskEventHub(pubsub, names.task_events_channel)
+    for channel, listener in channels.items():
+        pubsub.listen(channel, listener)
+    pubsub.start()
     client = TaskClient(redis, hub, names=names, on_enqueue=metrics.task_enqueued)
     workers = WorkerWatch(client, names.queues)
     workers.start()
     try:
-        yield TaskQueue(client=client, hub=hub, workers=workers)
+        yield TaskQueue(client=client, hub=hub, workers=workers, pubsub=pubsub)
     finally:
         await workers.stop()
-        await hub.stop()
+        await pubsub.stop()
         await redis.aclose(close_connection_pool=True)

@@ -112,6 +112,12 @@ class Context:
         scope = await new_scope(self.settings, self.sources, self.new_loaders, self.services)
         return _operation_scope.set(scope)
 
+    def release_scope(self) -> None:
+        """For a long-lived operation that reads no snapshot data (a push subscription):
+        let go of the set it pinned, so refreshes can free it; `data` fails afterwards."""
+        if self.pinned is None:
+            _operation_scope.set(None)
+
     def exit_operation(self, token: Token[OperationScope | None] | None) -> None:
         if token is not None:
             _operation_scope.reset(token)

@@ -6,8 +6,10 @@ from collections.abc import Awaitable
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
+import numpy as np
 import strawberry
 
+from graph.analytics.value import values
 from graph.context import Context, Info
 from graph.errors import bad_input
 from graph.livescores import LiveScore, match_live_score
@@ -82,6 +84,57 @@ class Odds:
     )
 
 
+@strawberry.type(
+    description="The value of betting on each outcome: edge = model probability x decimal odd "
+    "- 1 (the expected profit of a 1-unit bet by the model's probabilities)."
+)
+class MatchValue:
+    home: float = strawberry.field(description="Edge of a bet on a home win.", metadata=planned())
+    draw: float = strawberry.field(description="Edge of a bet on a draw.", metadata=planned())
+    away: float = strawberry.field(description="Edge of a bet on an away win.", metadata=planned())
+    best: Outcome = strawberry.field(
+        description="The outcome with the largest edge (ties: HOME, then DRAW, then AWAY).",
+        metadata=planned(),
+    )
+    best_edge: float = strawberry.field(description="The edge of `best`.", metadata=planned())
+    kelly: float = strawberry.field(
+        description="Full-Kelly stake fraction of `best`: edge / (odd - 1); 0 unless the edge "
+        "is positive.",
+        metadata=planned(),
+    )
+
+
+def match_value(prediction: Prediction | None, odds: Odds | None) -> MatchValue | None:
+    """The value of a match from its prediction and odds (graph/analytics/value.py)."""
+    if prediction is None or odds is None:
+        return None
+    proba = (prediction.proba_home, prediction.proba_draw, prediction.proba_away)
+    prices = [np.nan if o is None else o for o in (odds.home, odds.draw, odds.away)]
+    v = values(np.array([proba], dtype=np.float64), np.array([prices], dtype=np.float64))
+    if not v.ok[0]:
+        return None
+    home, draw, away = v.edges[0].tolist()
+    return MatchValue(
+        home=home,
+        draw=draw,
+        away=away,
+        best=(Outcome.HOME, Outcome.DRAW, Outcome.AWAY)[int(v.best[0])],
+        best_edge=float(v.best_edge[0]),
+        kelly=float(v.kelly[0]),
+    )
+
+
+async def _value_later(
+    prediction: Prediction | Awaitable[Prediction | None] | None,
+    odds: Odds | Awaitable[Odds | None] | None,
+) -> MatchValue | None:
+    if isinstance(prediction, Awaitable):
+        prediction = await prediction
+    if isinstance(odds, Awaitable):
+        odds = await odds
+    return match_value(prediction, odds)
+
+
 @strawberry.type(description="One model feature of a match (NaN values are left out).")
 class Feature:
     name: str = strawberry.field(
@@ -146,6 +199,23 @@ class Match(Node):
         if self.page is not None:
             self.page.prime(loader)
         return loader.get(self.match_id)
+
+    @strawberry.field(
+        description="The value of betting on this match by its prediction and odds; null unless "
+        "it has a prediction and all three odds (finite, above 1).",
+        graphql_type=MatchValue | None,
+        metadata=planned(Kind.JOIN),
+    )
+    def value(self, info: Info) -> MatchValue | Awaitable[MatchValue | None] | None:
+        loaders = info.context.loaders
+        if self.page is not None:
+            self.page.prime(loaders.prediction)
+            self.page.prime(loaders.odds)
+        prediction = loaders.prediction.get(self.match_id)
+        odds = loaders.odds.get(self.match_id)
+        if isinstance(prediction, Awaitable) or isinstance(odds, Awaitable):
+            return _value_later(prediction, odds)
+        return match_value(prediction, odds)
 
     @strawberry.field(
         description="Latest live score from the live-score database, if any; null with a "
@@ -245,6 +315,7 @@ __all__ = [
     "Match",
     "MatchConnection",
     "MatchEdge",
+    "MatchValue",
     "Odds",
     "Outcome",
     "PageKeys",

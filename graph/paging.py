@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from graph.analytics.table import match_table
 from graph.context import Context, Info
 from graph.errors import bad_input
 from graph.lookups import matches_at
@@ -26,6 +28,7 @@ class MatchQuery:
     team: str | None = None
     start_from: datetime | None = None
     start_to: datetime | None = None
+    min_edge: float | None = None
 
 
 def match_page(ctx: Context, query: MatchQuery) -> Page:
@@ -39,6 +42,8 @@ def match_page(ctx: Context, query: MatchQuery) -> Page:
         raise bad_input(f"`first` must be between 0 and {ctx.settings.max_first}, got {first}")
     if query.start_from and query.start_to and query.start_from >= query.start_to:
         raise bad_input("`from` must be before `to`")
+    if query.min_edge is not None and not math.isfinite(query.min_edge):
+        raise bad_input("`minEdge` must be a finite number")
     after = decode_cursor(query.after) if query.after else None
     where = MatchFilter(
         future_only=bool(query.future_only),
@@ -46,6 +51,8 @@ def match_page(ctx: Context, query: MatchQuery) -> Page:
         team=query.team,
         start_from=query.start_from,
         start_to=query.start_to,
+        min_edge=query.min_edge,
+        best_edge=None if query.min_edge is None else match_table(ctx.data).value.best_edge,
     )
     return ctx.data.catalog.page(where, first=first, after=after)
 

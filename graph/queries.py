@@ -10,6 +10,12 @@ from typing import Annotated
 import strawberry
 
 from graph import live
+from graph.analytics_types import (
+    BACKTEST_DESCRIPTION,
+    CALIBRATION_DESCRIPTION,
+    resolve_backtest,
+    resolve_calibration,
+)
 from graph.context import Info
 from graph.errors import bad_input
 from graph.health import Health, current_health
@@ -61,7 +67,9 @@ class Query:
     @strawberry.field(
         description="Matches of the catalogue ordered by start time, then match id. "
         "`first` defaults to 50 (at most 5000); `from` is inclusive, `to` exclusive; "
-        "`team` matches either side and `region` the region name, both case-insensitive.",
+        "`team` matches either side and `region` the region name, both case-insensitive; "
+        "`minEdge` keeps matches whose `value.bestEdge` is at least that (a match without a "
+        "value never passes).",
         metadata=planned(Kind.JOIN),
     )
     def matches(
@@ -74,8 +82,12 @@ class Query:
         team: str | None = None,
         start_from: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         start_to: Annotated[datetime | None, strawberry.argument(name="to")] = None,
+        min_edge: Annotated[
+            float | None,
+            strawberry.argument(description="Keep matches whose best value edge is at least this."),
+        ] = None,
     ) -> MatchConnection:
-        query = MatchQuery(first, after, future_only, region, team, start_from, start_to)
+        query = MatchQuery(first, after, future_only, region, team, start_from, start_to, min_edge)
         return match_connection(info, query)
 
     @strawberry.field(
@@ -111,6 +123,10 @@ class Query:
     async def workers(self, info: Info) -> list[Worker] | None:
         return await live.workers(info)
 
+    calibration = strawberry.field(
+        resolver=resolve_calibration, description=CALIBRATION_DESCRIPTION
+    )
+    backtest = strawberry.field(resolver=resolve_backtest, description=BACKTEST_DESCRIPTION)
     drift = strawberry.field(resolver=resolve_drift, description=DRIFT_DESCRIPTION)
     reports = strawberry.field(resolver=resolve_reports, description=REPORTS_DESCRIPTION)
 

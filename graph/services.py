@@ -9,6 +9,7 @@ from graph.health import HealthCheck
 from graph.sources.livescores import LiveScoreRepository
 from graph.taskqueue.cache import ModelInfoCache
 from graph.taskqueue.client import TaskClient
+from graph.taskqueue.livescore_feed import LiveScoreFeed
 
 
 @dataclass(frozen=True)
@@ -18,5 +19,6 @@ class Services:
     tasks: TaskClient | None = None  # the task queue (Redis)
     model_info: ModelInfoCache | None = None  # model info per stage, cached for its TTL
     livescores: LiveScoreRepository | None = None  # the live-score database
+    live_score_feed: LiveScoreFeed | None = None  # live-score changes pushed over Redis
     # Dependencies with a `problems()` method; each adds to /ready's and health's `degraded`.
     health_checks: Sequence[HealthCheck] = ()

@@ -28,7 +28,9 @@ async def run_batch(resources: WorkerResources) -> dict[str, Any]:
     # In a thread: live predictions on this worker's event loop keep flowing meanwhile,
     # and the thread is not bound by the loop thread's one-thread OpenMP limit.
     proba = await asyncio.to_thread(model.predict_proba, inputs) if len(frame) else np.empty((0, 3))
-    out = predictions_frame(frame, proba, run_id=model.run_id, stage=BATCH_STAGE)
+    out = predictions_frame(
+        frame, proba, run_id=model.run_id, stage=BATCH_STAGE, trained_until=model.trained_until
+    )
     await resources.storage.put_dataframe(PREDICTIONS.bucket, PREDICTIONS.key, out)
     return {
         "rows": len(out),

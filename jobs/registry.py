@@ -18,6 +18,9 @@ from graph.taskqueue.results import ModelInfoResult
 log = logging.getLogger(__name__)
 _NOT_FOUND = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
 _TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+# The run param holding the end (exclusive, ISO-8601 UTC) of the model's training window:
+# predictions.parquet carries it per row (`model_trained_until`) for out-of-sample analytics.
+TRAINED_UNTIL_PARAM = "trained_until"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class ServedModel:
     run_id: str
     model: Any = field(repr=False)
     columns: tuple[str, ...]
+    trained_until: datetime | None = None  # the run's TRAINED_UNTIL_PARAM, if it has one
 
     def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
         """Probabilities (home, draw, away) for rows holding (some of) the model's columns."""
@@ -74,6 +78,19 @@ def use_registry(uri: str) -> None:
         os.environ[_TRACKING_URI_ENV] = before
 
 
+def parse_trained_until(params: dict[str, str]) -> datetime | None:
+    """A run's training-window end (UTC), None when it does not record one (or not readably)."""
+    text = params.get(TRAINED_UNTIL_PARAM)
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        log.warning("ignoring unreadable %s param %r", TRAINED_UNTIL_PARAM, text[:100])
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def quiet_feature_name_warning() -> None:
     """For worker processes: `predict_rows` takes arrays in the fitted column order on purpose."""
     warnings.filterwarnings(
@@ -107,8 +124,15 @@ class ModelRegistry:
             raise RuntimeError(f"{self.name} v{version.version} does not name its input columns")
         if [int(c) for c in getattr(model, "classes_", [])] != [0, 1, 2]:
             raise RuntimeError(f"{self.name} v{version.version} is not a 1X2 classifier (0, 1, 2)")
+        params = self.client.get_run(version.run_id).data.params
         return ServedModel(
-            self.name, str(version.version), stage, str(version.run_id), model, columns
+            self.name,
+            str(version.version),
+            stage,
+            str(version.run_id),
+            model,
+            columns,
+            trained_until=parse_trained_until(params),
         )
 
     def info(self, stage: str) -> ModelInfoResult | None:

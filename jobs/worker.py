@@ -29,6 +29,7 @@ from graph.sources.livescores import open_live_scores
 from graph.taskqueue import events
 from graph.taskqueue.arq_internals import WorkerBase, in_progress_key
 from graph.taskqueue.client import arq_redis, pubsub_redis
+from graph.taskqueue.livescore_events import open_live_score_publisher
 from graph.taskqueue.names import RESULT_TTL_SECONDS, WORKER_HEALTH_INTERVAL_SECONDS, RedisNames
 from graph.taskqueue.serializer import dumps, loads
 from graph.taskqueue.workers import health_key, health_payload
@@ -375,7 +376,11 @@ async def run_workers(settings: Settings, queues: list[str], *, burst: bool = Fa
         resources.threads.batch,
     )
     await resources.sources.refresh()  # the first job must not pay for loading features
-    async with open_live_scores(settings) as livescores:
+    # Every live-score change an ingestion commits is announced on Redis (API subscriptions).
+    async with (
+        open_live_score_publisher(settings) as publisher,
+        open_live_scores(settings, on_change=publisher) as livescores,
+    ):
         resources.livescores = livescores
         queue_names = settings.redis_names.queues
         link = RedisLink()  # one view of Redis for the process: one log line per outage

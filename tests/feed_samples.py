@@ -60,3 +60,27 @@ def whoscored_catalog(payload: dict[str, Any]) -> pd.DataFrame:
         },
         index=pd.Index([m["id"] for _, m in matches], name="match_id", dtype="int64"),
     )
+
+
+def whoscored_live(scores: dict[int, tuple[int, int, str]]) -> dict[str, Any]:
+    """A WhoScored payload of made-up matches (ids far from the sample's and the demo's),
+    each `id: (home score, away score, elapsed)`, in the sample's first tournament."""
+    payload = whoscored()
+    tournament = payload["tournaments"][0]
+    template = tournament["matches"][0]
+    tournament["matches"] = [
+        {
+            **template,
+            "id": match_id,
+            "homeTeamName": f"Home {match_id}",
+            "awayTeamName": f"Away {match_id}",
+            "startTimeUtc": "2031-01-04T15:00:00Z",
+            "startTime": "2031-01-04T15:00:00",
+            "homeScore": home,
+            "awayScore": away,
+            "elapsed": elapsed,
+        }
+        for match_id, (home, away, elapsed) in scores.items()
+    ]
+    payload["tournaments"] = [tournament]
+    return payload

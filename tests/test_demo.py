@@ -216,6 +216,7 @@ def test_predictions_columns_and_values(
         "awayTeamName",
         "model_run_id",
         "model_stage",
+        "model_trained_until",
     ]
     proba = predictions[PROBA].to_numpy()
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
@@ -228,6 +229,10 @@ def test_predictions_columns_and_values(
         demo_settings.mlflow_model_name, "champion"
     )
     assert (predictions["model_run_id"] == champion.run_id).all()
+    # The end of the champion's training window, as its run records it (the analytics'
+    # out-of-sample rule reads it from here: the API never talks to MLflow).
+    window = _registry(demo_settings).get_run(champion.run_id).data.params["trained_until"]
+    assert (predictions["model_trained_until"] == pd.Timestamp(window)).all()
     assert catalog.index.isin(predictions.index).all()
     shared = predictions.loc[catalog.index]
     assert (shared["is_future"] == catalog["is_future"]).all()

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ import pytest
 import websockets
 
 from graph.settings import Settings
+from tests import feed_samples
 from tests.fixtures.server import LiveServer, ServeFactory
 from tests.fixtures.worker import WorkerProcess
-from tests.fixtures.ws import LEGACY_WS, TRANSPORT_WS
+from tests.fixtures.ws import LEGACY_WS, TRANSPORT_WS, subscribe
 
 JS_DIR = Path(__file__).parent / "js"
 KEY = "js-clients-key"
@@ -133,3 +135,39 @@ def test_graphql_over_http_audit_passes_every_level(api: LiveServer) -> None:
         "SHOULD": (23, 23),
         "MAY": (25, 25),
     }
+
+
+async def test_graphql_ws_client_follows_live_score_updates(
+    live: LiveServer, live_settings: Settings
+) -> None:
+    """npm graphql-ws's `iterate`: the current score, then a change the worker ingested."""
+    match_id = 990_000_201
+    feeds = live_settings.data_dir / "data-raw" / "feeds"
+    feeds.mkdir(parents=True, exist_ok=True)
+
+    async def ingest(home: int, status: str) -> None:
+        payload = feed_samples.whoscored_live({match_id: (home, 0, status)})
+        (feeds / f"js-{home}.json").write_text(json.dumps(payload))
+        query = "mutation($s: String!) { ingestLivescores(source: $s) { id } }"
+        task = (await live.data(query, {"s": f"data-raw/feeds/js-{home}.json"}))["ingestLivescores"]
+        follow = "subscription($id: ID!) { task(id: $id) { status } }"
+        states = await subscribe(live.ws_url, follow, {"id": task["id"]})
+        assert states[-1]["task"]["status"] == "COMPLETE", states
+
+    await ingest(0, "3'")
+    client = asyncio.create_task(
+        asyncio.to_thread(run_node, "live-scores.mjs", live.url + "/graphql", match_id, 2)
+    )
+    feed = live.app.state.services.live_score_feed
+    deadline = time.monotonic() + 60
+    while feed.subscribers < 1:
+        assert not client.done() and time.monotonic() < deadline, "no subscriber"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # its current score read first (a later read would hold 2-0)
+    await ingest(2, "50'")
+    result = await client
+    assert "error" not in result, result
+    assert [p["data"]["liveScoreUpdates"] for p in result["payloads"]] == [
+        {"matchId": match_id, "homeScore": 0, "awayScore": 0, "status": "3'"},
+        {"matchId": match_id, "homeScore": 2, "awayScore": 0, "status": "50'"},
+    ]

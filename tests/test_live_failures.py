@@ -107,6 +107,10 @@ def test_batch_inference_rewrites_predictions_with_the_champion(
     assert PREDICTIONS.dtype_problems(written) == []
     assert set(written.index) == set(catalog.index)
     assert set(written["model_run_id"]) == {demo_summary.champion_run_id}
+    # the champion run's training window, read from the registry by the worker
+    demo = pd.read_parquet(live_settings.data_dir / "predictions" / "predictions.parquet")
+    assert set(written["model_trained_until"]) == set(demo["model_trained_until"])
+    assert written["model_trained_until"].notna().all()
     probabilities = written[["proba_home", "proba_draw", "proba_away"]].sum(axis=1)
     assert probabilities.to_numpy() == pytest.approx(1.0)
     assert (

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from graph.settings import Settings
 from tests import feed_samples
 from tests.fixtures.server import LiveServer, ServeFactory
 from tests.fixtures.worker import OwnRedis, WorkerProcess
-from tests.fixtures.ws import subscribe
+from tests.fixtures.ws import OpenSubscription, subscribe
 
 INGEST = "mutation($s: String!) { ingestLivescores(source: $s) { id kind status } }"
 FOLLOW = """subscription($id: ID!) { task(id: $id) { status error
@@ -115,3 +117,30 @@ async def test_the_demo_fills_live_scores_for_finished_matches(
         match["awayScore"],
     )
     assert live_score["status"] == "FT"
+
+
+async def test_a_worker_ingestion_is_pushed_to_live_score_subscribers(
+    live: LiveServer, live_settings: Settings
+) -> None:
+    """The real worker announces what its ingestion job committed; the API pushes it."""
+    match_id, other = 990_000_101, 990_000_102
+    query = """subscription($ids: [Int!]!) {
+      liveScoreUpdates(matchIds: $ids) { matchId homeScore awayScore status } }"""
+    async with (
+        OpenSubscription(live.ws_url, query, {"ids": [match_id]}) as mine,
+        OpenSubscription(live.ws_url, query, {"ids": [other]}) as theirs,
+    ):
+        feed = live.app.state.services.live_score_feed
+        deadline = time.monotonic() + 15
+        while feed.subscribers < 2:  # no row yet: registered, nothing sent
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        for home, status in ((0, "12'"), (1, "31'")):
+            payload = json.dumps(feed_samples.whoscored_live({match_id: (home, 0, status)}))
+            source = _store(live_settings, f"feeds/push-{home}.json", payload.encode())
+            assert (await _ingest(live, source))["status"] == "COMPLETE"
+            pushed = (await mine.next_payload())["data"]["liveScoreUpdates"]
+            assert pushed == {
+                "matchId": match_id, "homeScore": home, "awayScore": 0, "status": status
+            }  # fmt: skip
+        assert await theirs.quiet(0.3) == []

@@ -434,6 +434,13 @@ def _run_random(harness: Harness, name: str, examples: int) -> Tally:
     return tally
 
 
+# Hypothesis flags any change of the global `random` state while it draws an operation.
+# The generator never uses `random`; in a full run, threads of other tests' servers do
+# (redis-py's retry jitter), which made the check fail at random.
+@pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies"
+    ":hypothesis.errors.HypothesisDeprecationWarning"
+)
 @pytest.mark.parametrize(("name", "share"), [("small", 1.0), ("dirty", 0.25), ("demo", 0.25)])
 def test_random_operations_answer_the_same_planned_or_not(
     harness: Harness, name: str, share: float

@@ -73,6 +73,7 @@ def test_every_name_we_choose_carries_the_namespace() -> None:
     chosen = [
         *names.queues.values(),
         names.task_events_channel,
+        names.live_scores_channel,
         *(names.wake_channel(queue) for queue in names.queues.values()),
         names.task_started_key("job"),
         names.worker_health_prefix,

@@ -11,6 +11,9 @@ What the rest of the code relies on that Strawberry does not document:
 - `ExecutionContextBase`: Strawberry's graphql-core execution context class;
 - the WebSocket protocol handlers, their message types and the ASGI WebSocket
   adapter that `api/` subclasses;
+- `error_event`: a subscription event that arrives as an error result while the
+  stream goes on (Strawberry resolves a subscription field to the event itself,
+  and graphql-core completes a resolved exception as a field error);
 - `GraphQLViewBase`: the ASGI view with its undocumented request steps
   (`execute_single`, `execute_operation`, `parse_http_body`) turned into hooks
   of ours: `guard_operation`, `refuse_operation`, `check_request_data`.
@@ -63,6 +66,7 @@ __all__ = [
     "StartMessage",
     "SubscribeMessage",
     "WebSocketDisconnected",
+    "error_event",
     "graphql_core_schema",
     "is_default_resolver",
 ]
@@ -80,6 +84,12 @@ def graphql_core_schema(schema: strawberry.Schema) -> GraphQLSchema:
     """The graphql-core schema a Strawberry schema executes with (the very object)."""
     core: GraphQLSchema = schema._schema
     return core
+
+
+def error_event(error: GraphQLError) -> Any:
+    """Yield this from a subscription's generator to send `error` as one result (a `next`
+    with `errors` and null data) without ending the subscription; raising would end it."""
+    return error
 
 
 class ErrorRewriting(MaskErrors):

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from graph.analytics.table import values_at
 from graph.context import Context
 from graph.errors import bad_input
 from graph.loaders import PageKeys
@@ -174,6 +175,21 @@ class MatchRows(RowSet):
         have = np.flatnonzero(np.array(taken.found, dtype=bool))
         return OddsRows(self.ctx, _pick(taken.columns, have)), have
 
+    def value(self, args: Args) -> tuple[ValueRows, Indices]:
+        """graph/analytics/value.py over these rows, as `match_value` computes it per match."""
+        value = values_at(self.ctx.data, self.positions)
+        have = np.flatnonzero(value.ok)
+        edges = value.edges[have]
+        columns = {
+            "home": edges[:, 0].tolist(),
+            "draw": edges[:, 1].tolist(),
+            "away": edges[:, 2].tolist(),
+            "best": [OUTCOME_NAMES[b] for b in value.best[have].tolist()],
+            "best_edge": value.best_edge[have].tolist(),
+            "kelly": value.kelly[have].tolist(),
+        }
+        return ValueRows(self.ctx, columns), have
+
     def features(self, args: Args) -> tuple[FeatureRows, list[int]]:
         names = args.get("names")
         wanted = None if names is None else wanted_features(self.ctx, names)
@@ -275,6 +291,28 @@ class OddsRows(ColumnRows):
                 self.columns["fonbet_event_id"], self.columns["fonbet_sport_id"], strict=True
             )
         ]
+
+
+class ValueRows(ColumnRows):
+    type_name = "MatchValue"
+
+    def home(self, args: Args) -> list[Any]:
+        return self.columns["home"]
+
+    def draw(self, args: Args) -> list[Any]:
+        return self.columns["draw"]
+
+    def away(self, args: Args) -> list[Any]:
+        return self.columns["away"]
+
+    def best(self, args: Args) -> list[Any]:
+        return self.columns["best"]
+
+    def best_edge(self, args: Args) -> list[Any]:
+        return self.columns["best_edge"]
+
+    def kelly(self, args: Args) -> list[Any]:
+        return self.columns["kelly"]
 
 
 class FeatureRows(RowSet):
@@ -470,6 +508,7 @@ class QueryRows(RowSet):
             team=args.get("team"),
             start_from=args.get("from"),
             start_to=args.get("to"),
+            min_edge=args.get("minEdge"),
         )
         return ConnectionRows(self.ctx, [match_page(self.ctx, query)]), None
 
@@ -517,6 +556,7 @@ ROW_SETS: dict[str, type[RowSet]] = {
         MatchRows,
         PredictionRows,
         OddsRows,
+        ValueRows,
         FeatureRows,
         RegionRows,
         RoiRows,

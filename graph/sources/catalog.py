@@ -8,7 +8,7 @@ whole table in Python.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -42,6 +42,10 @@ class MatchFilter:
     team: str | None = None
     start_from: datetime | None = None  # inclusive
     start_to: datetime | None = None  # exclusive
+    # Keep rows whose best value edge (graph/analytics/value.py) is at least `min_edge`:
+    # `best_edge` holds it per catalogue position (NaN: the match has no value).
+    min_edge: float | None = None
+    best_edge: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,9 @@ class MatchCatalog(KeyedTable):
         self.ids = frame.index.to_numpy(dtype=np.int64)
         self.start_ns = _epoch_ns(start)
         self.future = frame["is_future"].fillna(False).astype(bool).to_numpy()
+        self.home_goals = _floats(frame, "homeScore")  # NaN: not played (yet)
+        self.away_goals = _floats(frame, "awayScore")
+        self.outcome_codes = _floats(frame, "outcome_1x2")  # 0/1/2, NaN: unknown
         self.feature_names = sorted(c for c in frame.columns if FEATURE_PATTERN.match(str(c)))
         self.features = frame[self.feature_names].to_numpy(dtype=np.float64, na_value=np.nan)
         self.team_codes, (self.home_code, self.away_code) = _codes(
@@ -87,6 +94,10 @@ class MatchCatalog(KeyedTable):
             has_previous=start > 0,
         )
 
+    def mask(self, where: MatchFilter) -> np.ndarray:
+        """Which catalogue positions satisfy `where` (boolean, catalogue order)."""
+        return self._mask(where)
+
     def cursor_key(self, position: int) -> tuple[int, int]:
         return int(self.start_ns[position]), int(self.ids[position])
 
@@ -103,6 +114,11 @@ class MatchCatalog(KeyedTable):
             mask &= (self.start_ns >= _ns(where.start_from)) & (self.start_ns != _NAT_LAST)
         if where.start_to is not None:
             mask &= self.start_ns < _ns(where.start_to)
+        if where.min_edge is not None:
+            if where.best_edge is None:
+                raise ValueError("a min_edge filter needs the best edges")
+            with np.errstate(invalid="ignore"):
+                mask &= where.best_edge >= where.min_edge  # NaN (no value) never passes
         return mask
 
     def _after(self, candidates: np.ndarray, after: tuple[int, int]) -> int:
@@ -139,6 +155,12 @@ def _epoch_ns(start: pd.Series) -> np.ndarray:
     """
     naive = start.dt.tz_convert(None).dt.as_unit("ns").to_numpy()
     return np.where(start.isna().to_numpy(), _NAT_LAST, naive.view(np.int64))
+
+
+def _floats(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in frame:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:

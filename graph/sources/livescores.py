@@ -2,7 +2,9 @@
 
 Every method is one round of SQL at most per call (a page of ids is one
 query); failures of the database surface as DatabaseUnavailable. Schema
-creation is retried lazily when the database was down at start-up.
+creation is retried lazily when the database was down at start-up. A writer
+may pass `on_change`: it is given the rows an upsert wrote, once committed
+(the worker announces them on Redis for live-score subscriptions).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -28,6 +31,9 @@ log = logging.getLogger(__name__)
 INT32 = (-(2**31), 2**31 - 1)
 SQLITE_CHUNK = 10_000  # bound parameters per statement (SQLite allows 32766)
 
+# Told the rows an upsert inserted or changed (with their `updated_at`), after the commit.
+ChangeHook = Callable[[Sequence[LiveScoreRow]], Awaitable[None]]
+
 
 class UpsertCounts(NamedTuple):
     inserted: int
@@ -40,8 +46,9 @@ class LiveScoreRepository:
 
     name = "database"  # the component /health and /metrics name when it fails
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, on_change: ChangeHook | None = None) -> None:
         self.engine = engine
+        self.on_change = on_change
         self.last_error: str | None = None  # what /ready reports while the database fails
         self._schema_ready = False
         self._schema_lock = asyncio.Lock()
@@ -99,19 +106,23 @@ class LiveScoreRepository:
             return [_row(r) for r in result]
 
     async def upsert(self, rows: Sequence[LiveScoreRow]) -> UpsertCounts:
-        """Insert new and rewrite changed rows in one transaction; unchanged rows untouched."""
+        """Insert new and rewrite changed rows in one transaction; unchanged rows untouched.
+
+        Once committed, `on_change` (if any) is given the rows written."""
         latest = {row.match_id: row for row in rows}
         async with self._connection(write=True) as connection:
             existing = await self._rows_by_id(connection, list(latest))
+            now = datetime.now(UTC)
             changed = [
-                row
+                replace(row, updated_at=now)
                 for match_id, row in latest.items()
                 if match_id not in existing or existing[match_id].content() != row.content()
             ]
             if changed:
-                now = datetime.now(UTC)
                 values = [{**row.values(), "updated_at": now} for row in changed]
                 await connection.execute(self._upsert_statement(), values)
+        if changed and self.on_change is not None:
+            await self.on_change(changed)
         inserted = sum(1 for row in changed if row.match_id not in existing)
         return UpsertCounts(inserted, len(changed) - inserted, len(latest) - len(changed))
 
@@ -171,12 +182,13 @@ class LiveScoreRepository:
 
 @contextlib.asynccontextmanager
 async def open_live_scores(
-    settings: Settings, *, check_every: float | None = None
+    settings: Settings, *, check_every: float | None = None, on_change: ChangeHook | None = None
 ) -> AsyncIterator[LiveScoreRepository]:
     """Engine and repository for one process: schema created now if the database is up
-    (else on first use), re-checked every `check_every` seconds, disposed at the end."""
+    (else on first use), re-checked every `check_every` seconds, disposed at the end;
+    `on_change` is told every upsert's written rows once committed."""
     engine = await create_engine_for(settings)
-    repository = LiveScoreRepository(engine)
+    repository = LiveScoreRepository(engine, on_change=on_change)
     checks: asyncio.Task[None] | None = None
     try:
         await repository.prepare()

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, cast
 
@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from graph.sources.catalog import MatchCatalog
+from graph.sources.changes import SnapshotChange, SnapshotChanges
 from graph.sources.drift import DriftReport
 from graph.sources.errors import SourceError
 from graph.sources.keyed import KeyedTable
@@ -194,6 +195,7 @@ class Sources:
         self._checked_at = -float("inf")
         self._lock = asyncio.Lock()
         self._background: asyncio.Task[SnapshotSet] | None = None
+        self.changes = SnapshotChanges()  # one per new set in service (dataUpdated)
 
     async def current(self) -> SnapshotSet:
         """The set in service: loaded on first use, re-checked when stale."""
@@ -220,9 +222,11 @@ class Sources:
             changes = await asyncio.gather(*(t.refresh(self.storage) for t in self._tables))
             self._checked_at = time.monotonic()
             if self._current is None or any(changes):
+                previous = self._current
                 self._current = SnapshotSet({t.spec.name: t.in_service() for t in self._tables})
                 # Arrow keeps parse buffers in its pool; give them back once tables are built.
                 pa.default_memory_pool().release_unused()
+                self.changes.publish(_change(previous, self._current))
             return self._current
 
     async def run_refresher(self) -> None:
@@ -237,3 +241,13 @@ class Sources:
     def _refresh_in_background(self) -> None:
         if self._background is None or self._background.done():
             self._background = asyncio.get_running_loop().create_task(self.refresh())
+
+
+def _change(previous: SnapshotSet | None, current: SnapshotSet) -> SnapshotChange:
+    """What differs between two sets in service, by source name (in the /ready order)."""
+    changed = tuple(
+        name
+        for name, snapshot in current.snapshots.items()
+        if previous is not None and previous.snapshots[name].etag != snapshot.etag
+    )
+    return SnapshotChange(current.version, changed, datetime.now(UTC))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping, Sized
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
@@ -149,13 +150,23 @@ LABELS = ("home", "draw", "away")  # predicted_label of predicted_class 0, 1, 2
 
 
 def predictions_frame(
-    rows: pd.DataFrame, proba: np.ndarray, *, run_id: str, stage: str
+    rows: pd.DataFrame,
+    proba: np.ndarray,
+    *,
+    run_id: str,
+    stage: str,
+    trained_until: datetime | None = None,
 ) -> pd.DataFrame:
     """predictions.parquet for `rows` (catalogue columns, indexed by match id).
 
     `proba` holds the model's class probabilities, one row per match in the
-    order home, draw, away. Batch inference and the demo both write this.
+    order home, draw, away. `trained_until`: the end of the model's training
+    window (its run's TRAINED_UNTIL_PARAM; NaT when unknown). Batch inference
+    and the demo both write this.
     """
+    if trained_until is not None and trained_until.tzinfo is None:
+        raise ValueError("trained_until must be timezone-aware")
+    window = pd.NaT if trained_until is None else pd.Timestamp(trained_until)
     proba = np.asarray(proba, dtype=np.float64).reshape(len(rows), len(LABELS))
     predicted = proba.argmax(axis=1).astype(np.int64)
     return pd.DataFrame(
@@ -169,6 +180,9 @@ def predictions_frame(
             "awayTeamName": rows["awayTeamName"].array,
             "model_run_id": pd.array([run_id] * len(rows), dtype="str"),
             "model_stage": pd.array([stage] * len(rows), dtype="str"),
+            TRAINED_UNTIL: pd.Series(
+                [window] * len(rows), index=rows.index, dtype="datetime64[ns, UTC]"
+            ).array,
         },
         index=rows.index.rename("match_id"),
     )
@@ -194,6 +208,14 @@ def empty_catalog() -> MatchCatalog:
 
 PROBA_COLUMNS = ("proba_home", "proba_draw", "proba_away")  # class probabilities, LABELS order
 PREDICTION_COLUMNS = (*PROBA_COLUMNS, "predicted_class")
+# Optional: the end (exclusive) of the training window of the model that made the
+# prediction, UTC. Matches starting at or after it are out of sample for that model;
+# absent or NaT: unknown (graph/analytics/selection.py says what that means).
+TRAINED_UNTIL = "model_trained_until"
+# Numeric columns of the predictions table (float64 / int64 arrays, not Python values).
+PROBA_ARRAY = "proba_array"  # (n, 3) class probabilities
+TRAINED_UNTIL_NS = "trained_until_ns"  # ns since the epoch, UNKNOWN_NS when unknown
+UNKNOWN_NS = np.iinfo(np.int64).min
 ORPHAN_COLUMNS = ("start_iso", "homeTeamName", "awayTeamName", "is_future")
 
 
@@ -208,12 +230,23 @@ def build_predictions(frame: pd.DataFrame) -> KeyedTable:
     future = frame.get("is_future", pd.Series(False, index=frame.index))
     columns["is_future"] = python_column(future.fillna(False).astype(bool))
     columns["start_iso"] = iso_column(start)
+    columns[PROBA_ARRAY] = frame[list(PROBA_COLUMNS)].to_numpy(dtype=np.float64)
+    columns[TRAINED_UNTIL_NS] = _trained_until_ns(frame)
     return KeyedTable(frame.index, columns)
+
+
+def _trained_until_ns(frame: pd.DataFrame) -> np.ndarray:
+    if TRAINED_UNTIL not in frame:
+        return np.full(len(frame), UNKNOWN_NS, dtype=np.int64)
+    window = pd.to_datetime(frame[TRAINED_UNTIL], utc=True)
+    naive = window.dt.tz_convert(None).dt.as_unit("ns").to_numpy()
+    return np.where(window.isna().to_numpy(), UNKNOWN_NS, naive.view(np.int64))
 
 
 def build_odds(frame: pd.DataFrame) -> KeyedTable:
     frame = _id_frame(frame)
     columns = {name: python_column(frame[name].astype(float)) for name in ODDS_PRICE_COLUMNS}
+    columns[PRICE_ARRAY] = frame[list(ODDS_PRICE_COLUMNS)].to_numpy(dtype=np.float64)
     for name in FONBET_ID_COLUMNS:
         series = frame[name] if name in frame else pd.Series(np.nan, index=frame.index)
         columns[name] = nullable_int_column(series)
@@ -222,6 +255,7 @@ def build_odds(frame: pd.DataFrame) -> KeyedTable:
 
 ODDS_PRICE_COLUMNS = ("odd_home", "odd_draw", "odd_away")  # required: decimal 1X2 odds
 FONBET_ID_COLUMNS = ("fonbet_event_id", "fonbet_sport_id")  # optional: the event's URL
+PRICE_ARRAY = "price_array"  # numeric column of the odds table: (n, 3) float64 prices
 ODDS_FILE_COLUMNS = (*ODDS_PRICE_COLUMNS, *FONBET_ID_COLUMNS)  # what fonbet_odds.parquet holds
 ROI_COLUMNS = ("region", "n_bets", "roi", "profit", "n_won")
 
@@ -300,6 +334,7 @@ PREDICTIONS = TableSpec(
         "awayTeamName": "string",
         "model_run_id": "string",
         "model_stage": "string",
+        TRAINED_UNTIL: "datetime UTC",
     },
 )
 ODDS = TableSpec(

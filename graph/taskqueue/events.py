@@ -1,7 +1,8 @@
 """Task events on Redis pub/sub: workers publish state changes, the API follows them.
 
-The API process keeps ONE subscription to the events channel and hands each
-message to the waiters of that job id, so following a task costs no Redis
+The API process keeps ONE pub/sub subscription (`graph.taskqueue.pubsub`, shared
+with the other channels it follows) and hands each task-events message to the
+waiters of that job id, so following a task costs no Redis
 connection of its own and no polling loop. A waiter registers before it
 reads the current state (or before it enqueues), so a change between the two
 is never lost. A start event carries the start time, so a follower learns
@@ -12,20 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from graph.taskqueue.background import BackgroundLoop
-
-log = logging.getLogger(__name__)
-
+from graph.taskqueue.pubsub import PubSubHub
 
 STARTED = "IN_PROGRESS"
 ENDED = "ENDED"
@@ -61,24 +57,14 @@ class Waiter:
 
 
 class TaskEventHub:
-    """One pub/sub subscription per process (to `channel`, the namespace's task-events
-    channel), fanned out to per-job waiters."""
+    """The listener of the task-events channel on the process's one pub/sub connection
+    (`PubSubHub`), fanned out to per-job waiters."""
 
-    def __init__(
-        self, redis_factory: Callable[[], Redis], channel: str, *, retry_seconds: float = 1.0
-    ) -> None:
-        self._redis_factory = redis_factory
+    def __init__(self, pubsub: PubSubHub, channel: str) -> None:
         self.channel = channel
-        self._retry_seconds = retry_seconds
         self._waiters: dict[str, set[Waiter]] = defaultdict(set)
-        self._loop = BackgroundLoop(self._run, "task-events")
-        self.connected = asyncio.Event()
-
-    def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
+        self.connected = pubsub.connected  # set while the shared subscription is up
+        pubsub.listen(channel, self)
 
     @contextlib.asynccontextmanager
     async def waiter(self, job_id: str) -> AsyncIterator[Waiter]:
@@ -94,6 +80,15 @@ class TaskEventHub:
                 if not waiters:
                     del self._waiters[job_id]
 
+    def on_message(self, data: bytes) -> None:
+        self._dispatch(data)
+
+    def on_subscribed(self) -> None:
+        self._wake_everyone()  # we may have missed events while away
+
+    def on_lost(self) -> None:
+        """Followers ride the outage out: they re-read when the subscription is back."""
+
     def _dispatch(self, data: Any) -> None:
         try:
             news = orjson.loads(data)
@@ -102,25 +97,6 @@ class TaskEventHub:
             return
         for waiter in self._waiters.get(job_id, ()):
             waiter.tell(news)
-
-    async def _run(self) -> None:
-        while True:
-            redis = self._redis_factory()
-            try:
-                async with redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    self.connected.set()
-                    self._wake_everyone()  # we may have missed events while away
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self._dispatch(message["data"])
-            except (RedisError, OSError) as exc:
-                if self.connected.is_set():
-                    log.warning("task events: lost Redis (%s); retrying", exc)
-                self.connected.clear()
-            finally:
-                await redis.aclose()
-            await asyncio.sleep(self._retry_seconds)
 
     def _wake_everyone(self) -> None:
         for waiters in self._waiters.values():

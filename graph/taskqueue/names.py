@@ -56,6 +56,11 @@ class RedisNames:
         """One channel for every task's state changes; the job id is in the message."""
         return f"{self.namespace}:task-events"
 
+    @property
+    def live_scores_channel(self) -> str:
+        """Live-score rows as each ingestion commits them (`graph.taskqueue.livescore_events`)."""
+        return f"{self.namespace}:live-scores"
+
     def wake_channel(self, queue: str) -> str:
         """Published with each enqueue on `queue` (a full queue name): "a job was enqueued"."""
         return f"{self.namespace}:wake:{queue}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -15,10 +15,14 @@ from jobs.demo.world import STREAM_ORPHANS, World, reference_now, stream
 ORPHANS = (3, 5)  # inclusive range of orphan predictions per run
 
 
-def predict(model: Any, frame: pd.DataFrame, *, run_id: str) -> pd.DataFrame:
+def predict(
+    model: Any, frame: pd.DataFrame, *, run_id: str, trained_until: datetime | None
+) -> pd.DataFrame:
     """predictions.parquet rows for `frame` (catalogue columns), indexed by match id."""
     proba = model.predict_proba(model_inputs(frame))
-    return predictions_frame(frame, proba, run_id=run_id, stage=CHAMPION)
+    return predictions_frame(
+        frame, proba, run_id=run_id, stage=CHAMPION, trained_until=trained_until
+    )
 
 
 def orphan_fixtures(world: World, catalog: pd.DataFrame, seed: int) -> pd.DataFrame:

@@ -137,7 +137,12 @@ def _derive(
     with progress.stage("predictions"):
         champion = registry.load(CHAMPION)
         frame = pd.concat([catalog, orphan_fixtures(sim.world, catalog, seed)])
-        predictions = predict(champion, frame, run_id=trained.champion.run_id)
+        predictions = predict(
+            champion,
+            frame,
+            run_id=trained.champion.run_id,
+            trained_until=trained.champion.trained_until,
+        )
     with progress.stage("odds and betting"):
         tournament = sim.fixtures["tournament"].to_numpy()
         odds = quote_odds(catalog.index.to_numpy(), tournament, sim.true_proba, seed)

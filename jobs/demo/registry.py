@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from mlflow.models import infer_signature
 
 from graph.settings import Settings
 from jobs.demo.models import Candidate
-from jobs.registry import use_registry
+from jobs.registry import parse_trained_until, use_registry
 
 EXPERIMENT = "matchgraph-demo"
 TAG_PREFIX = "matchgraph.demo."
@@ -33,6 +34,8 @@ class RegisteredModel:
     version: str
     run_id: str
     metrics: dict[str, float]
+    # End (exclusive) of the training window: the run's TRAINED_UNTIL_PARAM.
+    trained_until: datetime | None = None
 
 
 class Registry:
@@ -59,7 +62,13 @@ class Registry:
         if found.run_id is None:  # registered from outside a run: not one of ours
             return None
         run = self.client.get_run(found.run_id)
-        return RegisteredModel(role, str(found.version), found.run_id, dict(run.data.metrics))
+        return RegisteredModel(
+            role,
+            str(found.version),
+            found.run_id,
+            dict(run.data.metrics),
+            parse_trained_until(dict(run.data.params)),
+        )
 
     def tags(self, run_id: str) -> dict[str, str]:
         return dict(self.client.get_run(run_id).data.tags)
@@ -92,7 +101,10 @@ class Registry:
                 skops_trusted_types=list(candidate.trusted_types),
             )
         model_version = str(info.registered_model_version)
-        return RegisteredModel(candidate.role, model_version, run.info.run_id, dict(metrics))
+        trained_until = parse_trained_until({k: str(v) for k, v in params.items()})
+        return RegisteredModel(
+            candidate.role, model_version, run.info.run_id, dict(metrics), trained_until
+        )
 
     def set_alias(self, model: RegisteredModel) -> None:
         self.client.set_registered_model_alias(self.name, model.role, model.version)

@@ -19,6 +19,7 @@ from jobs.demo.models import (
     model_inputs,
 )
 from jobs.demo.registry import TAG_PREFIX, RegisteredModel, Registry
+from jobs.registry import TRAINED_UNTIL_PARAM
 
 # Bump when the generator's output changes, so models trained on older data are not reused.
 DEMO_VERSION = "1"
@@ -64,6 +65,8 @@ def train_or_reuse(
         "seed": seed,
         "matches": matches,
         "cutoff": split.cutoff.isoformat(),
+        # Trained on finished matches that started before the cutoff: its window ends there.
+        TRAINED_UNTIL_PARAM: split.cutoff.tz_convert("UTC").isoformat(),
         "train_rows": len(train),
         "valid_rows": len(valid),
         "features": ",".join(MODEL_COLUMNS),
@@ -90,7 +93,8 @@ def _reusable(
 ) -> tuple[RegisteredModel, RegisteredModel] | None:
     pair = registry.find(CHAMPION), registry.find(CHALLENGER)
     for model in pair:
-        if model is None:
+        # A run from before the training window was logged cannot label its predictions.
+        if model is None or model.trained_until is None:
             return None
         run_tags = registry.tags(model.run_id)
         if any(run_tags.get(key) != value for key, value in tags.items()):
