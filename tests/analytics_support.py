@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pytest
 from strawberry.http import process_result
 
 from graph.batching import Loaders
@@ -107,3 +108,19 @@ def counted(frame: pd.DataFrame, *, include_training: bool = False) -> pd.DataFr
         rows = rows[rows["model_trained_until"].notna()]
         rows = rows[rows["startTimeUtc"] >= rows["model_trained_until"]]
     return rows
+
+
+def assert_close(got: Any, want: Any, *, abs_tol: float = 1e-12) -> None:
+    """`got` equals `want` (nested dicts and lists), floats to 1e-9 relative."""
+    if isinstance(want, dict):
+        assert set(got) == set(want)
+        for key in want:
+            assert_close(got[key], want[key], abs_tol=abs_tol)
+    elif isinstance(want, list):
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            assert_close(g, w, abs_tol=abs_tol)
+    elif isinstance(want, float):
+        assert got == pytest.approx(want, rel=1e-9, abs=abs_tol)
+    else:
+        assert got == want

@@ -12,6 +12,7 @@ import pytest
 from graph.sources.snapshots import Sources
 from tests import snapshot_data
 from tests.analytics_support import (
+    assert_close,
     counted,
     data,
     demo_frame,
@@ -103,21 +104,6 @@ def replay(rows: pd.DataFrame, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def assert_close(got: Any, want: Any) -> None:
-    if isinstance(want, dict):
-        assert set(got) == set(want)
-        for key in want:
-            assert_close(got[key], want[key])
-    elif isinstance(want, list):
-        assert len(got) == len(want)
-        for g, w in zip(got, want, strict=True):
-            assert_close(g, w)
-    elif isinstance(want, float):
-        assert got == pytest.approx(want, rel=1e-9, abs=1e-9)
-    else:
-        assert got == want
-
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -141,7 +127,7 @@ async def test_backtest_equals_a_plain_replay(
     got = data(await run(demo_sources, QUERY, args))["backtest"]
     want = replay(rows, args)
     assert got["bets"] > 0
-    assert_close(got, want)
+    assert_close(got, want, abs_tol=1e-9)
     assert sum(r["bets"] for r in got["byRegion"]) == got["bets"]  # every demo match has one
 
 

@@ -16,7 +16,7 @@ from graph.analytics.cache import RESULTS
 from graph.settings import Settings
 from graph.sources.snapshots import Sources
 from tests import snapshot_data
-from tests.analytics_support import counted, data, demo_frame, error_codes, run
+from tests.analytics_support import assert_close, counted, data, demo_frame, error_codes, run
 
 QUERY = """query Calibration($region: String, $from: DateTime, $to: DateTime,
                           $includeTraining: Boolean, $bins: Int) {
@@ -70,21 +70,6 @@ def reference(rows: pd.DataFrame, bins: int) -> dict[str, Any]:
             for i in range(bins)
         ],
     }
-
-
-def assert_close(got: Any, want: Any) -> None:
-    if isinstance(want, dict):
-        assert set(got) == set(want)
-        for key in want:
-            assert_close(got[key], want[key])
-    elif isinstance(want, list):
-        assert len(got) == len(want)
-        for g, w in zip(got, want, strict=True):
-            assert_close(g, w)
-    elif isinstance(want, float):
-        assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
-    else:
-        assert got == want
 
 
 @pytest.mark.parametrize(
