@@ -23,6 +23,7 @@ from api.metrics_http import MetricsMiddleware, metrics_endpoint
 from api.response_cache import ResponseCache
 from api.task_queue import open_task_queue
 from api.transport_ws import TransportWSHandler
+from graph.analytics.table import keep_tables_warm
 from graph.schema import build_schema
 from graph.services import Services
 from graph.settings import Settings
@@ -94,12 +95,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             gc.freeze()
             gc.set_threshold(*GC_THRESHOLDS)
             refresher = asyncio.create_task(sources.run_refresher(), name="snapshot-refresher")
+            warmer = asyncio.create_task(keep_tables_warm(sources), name="analytics-warmer")
             try:
                 yield
             finally:
-                refresher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await refresher
+                for task in (refresher, warmer):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app = Starlette(routes=_routes(view), middleware=_middleware(settings, keys), lifespan=lifespan)
     app.state.settings = settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from graph.analytics.table import match_table, values_at
 from graph.sources.snapshots import Sources
 from tests import datasets, snapshot_data
 from tests.analytics_support import both, data, demo_frame, reference_values, run
+from tests.fixtures.server import ServeFactory
 
 VALUE = "value { home draw away best bestEdge kelly }"
 PAGE = """query Page($first: Int!, $after: String, $minEdge: Float, $region: String,
@@ -223,3 +225,28 @@ async def test_a_page_computes_its_values_alone_exactly_as_the_whole_table(
     for name in ("ok", "edges", "best", "best_edge", "kelly"):
         np.testing.assert_array_equal(getattr(alone, name), getattr(from_table, name))
     assert alone.ok.sum() > 100
+
+
+async def test_the_api_joins_the_table_of_every_new_snapshot_set_in_the_background(
+    serve: ServeFactory, tmp_path: Path
+) -> None:
+    frame = datasets.write_set(tmp_path, 200)
+    api = serve(data_dir=tmp_path, refresh_seconds=0.2)
+    sources: Sources = api.app.state.sources
+
+    async def joined() -> str:
+        """The version in service once its table is built, with no request asking for it."""
+        for _ in range(200):
+            version = sources.version
+            if version is not None and TABLES.peek(("match-table", version)) is not None:
+                return version
+            await asyncio.sleep(0.05)
+        raise AssertionError("the analytics table was never joined in the background")
+
+    first = await joined()
+    datasets.write(tmp_path, datasets.PREDICTIONS, datasets.predictions(frame.index, run_id="b"))
+    for _ in range(200):
+        if sources.version != first:
+            break
+        await asyncio.sleep(0.05)
+    assert await joined() != first

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from graph.analytics.cache import TABLES
 from graph.analytics.value import Values, values
 from graph.sources.keyed import KeyedTable
-from graph.sources.snapshots import SnapshotSet
+from graph.sources.snapshots import SnapshotSet, Sources
 from graph.sources.tables import PRICE_ARRAY, PROBA_ARRAY, TRAINED_UNTIL_NS, UNKNOWN_NS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,18 @@ class MatchTable:
 def match_table(data: SnapshotSet) -> MatchTable:
     """The table of `data`'s version (built on first use, shared by requests)."""
     return TABLES.get(("match-table", data.version), lambda: build_match_table(data))
+
+
+async def keep_tables_warm(sources: Sources) -> None:
+    """Join the table of every snapshot set that goes into service, in a thread, as it
+    arrives: requests (`matches(minEdge:)` above all) then find it built instead of
+    joining it on the event loop (0.2 s at 500,000 matches)."""
+    async for _change in sources.changes.follow():
+        try:
+            data = await sources.current()
+            await TABLES.get_async(("match-table", data.version), partial(build_match_table, data))
+        except Exception:  # a bad table is the requests' error to report, not this task's end
+            log.exception("could not join the analytics table of the new snapshot set")
 
 
 def build_match_table(data: SnapshotSet) -> MatchTable:
