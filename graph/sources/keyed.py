@@ -77,8 +77,19 @@ class KeyedTable:
         if len(self.index) == 0:
             return TakeResult(found.tolist(), {name: [None] * len(keys) for name in names})
         return TakeResult(
-            found.tolist(), {name: self.columns[name].take(safe).tolist() for name in names}
+            found.tolist(), {name: _values(self.columns[name], safe) for name in names}
         )
+
+
+def _values(column: np.ndarray, at: np.ndarray) -> list[Any]:
+    """Python values of `column` at `at`. A float64 column (kept numeric: 8 bytes a row
+    instead of a Python float's 32) marks missing values with NaN: they come out None,
+    as from an object column."""
+    taken = column.take(at, axis=0)
+    values: list[Any] = taken.tolist()
+    if taken.dtype.kind == "f" and taken.ndim == 1 and np.isnan(taken).any():
+        return [None if v != v else v for v in values]
+    return values
 
 
 class TakeResult:

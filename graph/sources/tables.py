@@ -223,14 +223,16 @@ def build_predictions(frame: pd.DataFrame) -> KeyedTable:
     frame = _id_frame(frame).dropna(subset=list(PREDICTION_COLUMNS))
     frame = frame[frame["predicted_class"].isin([0, 1, 2])]
     start = pd.to_datetime(frame.get("startTimeUtc", pd.Series(pd.NaT, frame.index)), utc=True)
-    columns = {name: python_column(frame[name].astype(float)) for name in PROBA_COLUMNS}
+    proba = frame[list(PROBA_COLUMNS)].to_numpy(dtype=np.float64)
+    # float64 columns (views of one array), not Python floats: KeyedTable.take converts
+    columns: dict[str, np.ndarray] = {name: proba[:, i] for i, name in enumerate(PROBA_COLUMNS)}
     columns["predicted_class"] = nullable_int_column(frame["predicted_class"])
     for name in ("model_run_id", "model_stage", "homeTeamName", "awayTeamName"):
         columns[name] = _optional(frame, name)
     future = frame.get("is_future", pd.Series(False, index=frame.index))
     columns["is_future"] = python_column(future.fillna(False).astype(bool))
     columns["start_iso"] = iso_column(start)
-    columns[PROBA_ARRAY] = frame[list(PROBA_COLUMNS)].to_numpy(dtype=np.float64)
+    columns[PROBA_ARRAY] = proba
     columns[TRAINED_UNTIL_NS] = _trained_until_ns(frame)
     return KeyedTable(frame.index, columns)
 
@@ -245,8 +247,9 @@ def _trained_until_ns(frame: pd.DataFrame) -> np.ndarray:
 
 def build_odds(frame: pd.DataFrame) -> KeyedTable:
     frame = _id_frame(frame)
-    columns = {name: python_column(frame[name].astype(float)) for name in ODDS_PRICE_COLUMNS}
-    columns[PRICE_ARRAY] = frame[list(ODDS_PRICE_COLUMNS)].to_numpy(dtype=np.float64)
+    prices = frame[list(ODDS_PRICE_COLUMNS)].to_numpy(dtype=np.float64)
+    columns = {name: prices[:, i] for i, name in enumerate(ODDS_PRICE_COLUMNS)}
+    columns[PRICE_ARRAY] = prices
     for name in FONBET_ID_COLUMNS:
         series = frame[name] if name in frame else pd.Series(np.nan, index=frame.index)
         columns[name] = nullable_int_column(series)
