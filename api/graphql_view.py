@@ -44,6 +44,9 @@ CACHE_HEADER = "x-matchgraph-cache"
 # `X-Matchgraph-Debug: 1` asks for debug extensions (plan, loaderBatches), when the settings
 # allow.
 DEBUG_HEADER = "x-matchgraph-debug"
+# `X-Matchgraph-Cost-Only: 1`: a dry run, answered with the operation's estimated cost and
+# nothing executed; never served from or stored in the response cache.
+COST_ONLY_HEADER = "x-matchgraph-cost-only"
 
 
 class MatchGraphView(GraphQLViewBase[Context, None]):
@@ -87,7 +90,9 @@ class MatchGraphView(GraphQLViewBase[Context, None]):
         # A debug answer is never cached, nor answered from the cache: its extensions
         # are for this request only.
         request.state.debug = self._debug(request)
-        cached = self.cache is not None and not request.state.debug
+        # Nor is a dry run: it must neither answer from a real request's entry nor leave one.
+        request.state.cost_only = request.headers.get(COST_ONLY_HEADER) == "1"
+        cached = self.cache is not None and not request.state.debug and not request.state.cost_only
         response = await self._cached(request) if cached else None
         if response is None:
             try:
@@ -150,6 +155,7 @@ class MatchGraphView(GraphQLViewBase[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         scope = getattr(request.state, "auth_scope", "open")
+        cost_only = isinstance(request, Request) and getattr(request.state, "cost_only", False)
         context = await build_context(
             self.settings,
             self.sources,
@@ -159,6 +165,7 @@ class MatchGraphView(GraphQLViewBase[Context, None]):
             auth_scope=scope,
             request=request,
             response=response,
+            cost_only=cost_only,
         )
         if isinstance(request, Request):
             request.state.graphql_context = context
@@ -189,6 +196,11 @@ class MatchGraphView(GraphQLViewBase[Context, None]):
     ) -> GraphQLHTTPResponse:
         processed = process_result(result)
         context: Context | None = getattr(request.state, "graphql_context", None)
+        if context is not None and context.cost_only:
+            context.uncacheable()
+            cost = (result.extensions or {}).get("cost")
+            if result.data is None and not result.errors and cost is not None:
+                return {"extensions": {"cost": cost}}  # the dry run's answer: no `data`
         if context is not None:
             if result.errors:
                 context.uncacheable()

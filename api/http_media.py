@@ -2,7 +2,8 @@
 
 The GraphQL-over-HTTP spec adds `application/graphql-response+json`: a client
 that prefers it gets it, and then a request error (a document that does not
-parse or validate, variables that do not coerce: nothing executed) is a 4xx
+parse or validate, variables that do not coerce, an operation over the cost
+limit: nothing executed) is a 4xx
 response without a `data` entry. `application/json` keeps the old contract
 (200 with `data: null`), and stays the default for `*/*` or no Accept.
 """
@@ -28,7 +29,13 @@ GRAPHQL_RESPONSE_CONTENT_TYPE = f"{GRAPHQL_RESPONSE}; charset=utf-8"
 _JSON_RANGES = frozenset({JSON, "application/*", "*/*"})
 # Errors that are the request's fault and leave nothing executed.
 _REQUEST_ERROR_CODES = frozenset(
-    {Code.GRAPHQL_PARSE_FAILED, Code.GRAPHQL_VALIDATION_FAILED, Code.BAD_USER_INPUT}
+    {
+        Code.GRAPHQL_PARSE_FAILED,
+        Code.GRAPHQL_VALIDATION_FAILED,
+        Code.BAD_USER_INPUT,
+        # refused by cost analysis after validation, before anything executed
+        Code.COST_LIMIT_EXCEEDED,
+    }
 )
 WEBSOCKET_PATH = "/graphql"
 

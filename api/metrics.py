@@ -44,6 +44,9 @@ from graph.settings import Settings
 from graph.sources.tables import ALL_TABLES
 from graph.taskqueue.names import LONG_JOBS, SHORT_JOBS
 
+# Estimated operation costs (graph/cost): a page of 50 cards is about 200, the README's first
+# query 132, 5000 cards 20,001; the default limit is 200,000.
+COST_BUCKETS = (1, 10, 100, 1_000, 10_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 10_000_000)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 MAX_OPERATION_NAMES = 100  # distinct operation-name label values per process
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -103,6 +106,21 @@ OPERATIONS_STOPPED = Counter(
     "HTTP operations stopped before they finished: `timeout` (MATCHGRAPH_OPERATION_TIMEOUT) "
     "or `disconnect` (the client hung up).",
     ["reason"],
+    registry=REGISTRY,
+)
+OPERATION_COST = Histogram(
+    "matchgraph_graphql_operation_cost",
+    "Estimated cost of GraphQL operations before execution (IBM cost spec), executed "
+    "or refused (dry runs are not counted).",
+    ["operation_type"],
+    buckets=COST_BUCKETS,
+    registry=REGISTRY,
+)
+OPERATIONS_OVER_COST = Counter(
+    "matchgraph_graphql_operations_over_cost_total",
+    "GraphQL operations whose estimated cost was over MATCHGRAPH_MAX_COST: `refused` "
+    "(enforce mode, nothing executed) or `measured` (measure mode, executed).",
+    ["operation_type", "action"],
     registry=REGISTRY,
 )
 GRAPHQL_ERRORS = Counter(
@@ -221,6 +239,11 @@ BUILD_INFO.labels(version=VERSION, python=platform.python_version()).set(1)
 CACHE_RESULTS = {result: RESPONSE_CACHE.labels(result) for result in ("hit", "miss", "uncacheable")}
 for _code in [*Code, "OTHER"]:
     GRAPHQL_ERRORS.labels(_code)
+COSTED_OPERATION_TYPES = ("query", "mutation", "subscription")
+for _operation_type in COSTED_OPERATION_TYPES:
+    OPERATION_COST.labels(_operation_type)
+    for _action in ("refused", "measured"):
+        OPERATIONS_OVER_COST.labels(_operation_type, _action)
 for _protocol in ("graphql-transport-ws", "graphql-ws"):
     WEBSOCKET_CONNECTIONS.labels(_protocol)
 for _spec in ALL_TABLES:
@@ -234,6 +257,8 @@ ALL_METRICS = (
     REQUESTS_IN_PROGRESS,
     GRAPHQL_OPERATIONS,
     GRAPHQL_ERRORS,
+    OPERATION_COST,
+    OPERATIONS_OVER_COST,
     RESPONSE_CACHE,
     LOADER_BATCHES,
     WEBSOCKET_CONNECTIONS,
@@ -298,6 +323,15 @@ _CODES = frozenset(code.value for code in Code)
 def graphql_error(code: str) -> None:
     """One GraphQL error returned with this `extensions.code` (unknown codes count as OTHER)."""
     GRAPHQL_ERRORS.labels(code if code in _CODES else "OTHER").inc()
+
+
+def operation_cost(operation_type: str, estimated: int, *, over: bool, refused: bool) -> None:
+    """One priced operation (graph/cost): its estimate, and whether it was over the limit."""
+    if operation_type not in COSTED_OPERATION_TYPES:
+        return
+    OPERATION_COST.labels(operation_type).observe(estimated)
+    if over:
+        OPERATIONS_OVER_COST.labels(operation_type, "refused" if refused else "measured").inc()
 
 
 def source_failed(source: str) -> None:

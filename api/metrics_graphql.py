@@ -20,6 +20,7 @@ from strawberry.types.graphql import OperationType
 
 from api import metrics
 from graph.context import Context
+from graph.cost.analysis import cost_report
 from graph.extensions import classify
 
 
@@ -31,7 +32,8 @@ def error_code(error: GraphQLError) -> str:
 
 class OperationMetrics(SchemaExtension):
     """Counts the operation (type, bounded name, outcome), its errors by code, its loader
-    batches, how its root fields ran (planned or not), and running subscriptions.
+    batches, how its root fields ran (planned or not), running subscriptions, and its
+    estimated cost (and whether it was over the limit).
 
     Listed after OperationScopes and before ErrorCodes: its `on_operation` ends after
     errors are coded and before the operation's loaders are dropped.
@@ -41,11 +43,13 @@ class OperationMetrics(SchemaExtension):
         self._failed = False
         self._streamed = False
         self._subscription = False
+        self._priced = False
 
     def on_execute(self) -> Iterator[None]:
         if not self._subscription and self._type() == OperationType.SUBSCRIPTION.value:
             self._subscription = True
             metrics.SUBSCRIPTIONS_ACTIVE.inc()
+        self._count_cost()  # priced just before (graph/cost): now, not when a stream ends
         yield
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
@@ -79,11 +83,21 @@ class OperationMetrics(SchemaExtension):
                     metrics.LOADER_BATCHES.labels(loader).inc(count)
                 for outcome in loaders.plans.values():
                     metrics.PLANNER_ROOT_FIELDS.labels(outcome).inc()
+        self._count_cost()  # refused before this extension's on_execute began
         name = metrics.OPERATION_NAMES.label(self.execution_context.operation_name)
         outcome = "error" if self._failed else "ok"
         metrics.GRAPHQL_OPERATIONS.labels(self._type(), name, outcome).inc()
         if self._subscription:
             metrics.SUBSCRIPTIONS_ACTIVE.dec()
+
+    def _count_cost(self) -> None:
+        report = cost_report(self.execution_context)
+        if self._priced or report is None or report.dry_run:
+            return
+        self._priced = True
+        metrics.operation_cost(
+            self._type(), report.estimated, over=report.over, refused=report.refused
+        )
 
     def _count_errors(self, errors: list[GraphQLError] | None) -> None:
         for error in errors or ():

@@ -12,6 +12,7 @@ from graph.analytics.backtest import BacktestArgs, BacktestResult, backtest
 from graph.analytics.calibration import DEFAULT_BINS, Bin, CalibrationResult, calibration
 from graph.analytics.selection import Selection
 from graph.context import Info
+from graph.cost.directives import ListSize
 
 SELECTION_RULE = (
     "Matches that count: finished (both scores known) with a prediction and, unless "
@@ -94,7 +95,8 @@ class Calibration:
     )
     bins: list[CalibrationBin] = strawberry.field(
         description="Reliability bins, one-vs-rest over the three outcomes pooled: the counts "
-        "sum to 3 x `matches`."
+        "sum to 3 x `matches`.",
+        directives=[ListSize(assumed_size=50)],  # at most 50; `calibration(bins:)` sizes it
     )
 
     @classmethod
@@ -131,7 +133,8 @@ class Backtest:
     )
     by_region: list[RegionBacktest] = strawberry.field(
         description="The same bets grouped by region, by name (matches without a region are "
-        "left out)."
+        "left out).",
+        directives=[ListSize(assumed_size=100)],  # as `regions`
     )
 
     @classmethod

@@ -86,6 +86,9 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # Set by the view to stop an HTTP operation (time limit, client gone): see graph.execution.
     stop: OperationStop = field(default_factory=OperationStop)
+    # A dry run (`X-Matchgraph-Cost-Only: 1`): price the operation, execute nothing
+    # (graph/cost/analysis.py).
+    cost_only: bool = False
 
     def uncacheable(self) -> None:
         self.cacheable = False

@@ -20,6 +20,8 @@ class Code(StrEnum):
     INTERNAL = "INTERNAL"
     # A subscription sent over HTTP: subscriptions run over WebSocket at /graphql.
     WEBSOCKET_REQUIRED = "WEBSOCKET_REQUIRED"
+    # The operation's estimated cost is over MATCHGRAPH_MAX_COST: refused before execution.
+    COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
 
 
 class GraphError(GraphQLError):

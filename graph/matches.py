@@ -11,6 +11,7 @@ import strawberry
 
 from graph.analytics.value import values
 from graph.context import Context, Info
+from graph.cost.directives import ListSize
 from graph.errors import bad_input
 from graph.livescores import LiveScore, match_live_score
 from graph.loaders import PageKeys
@@ -231,6 +232,8 @@ class Match(Node):
         "is BAD_USER_INPUT.",
         graphql_type=list[Feature],
         metadata=planned(Kind.JOIN_MANY),
+        # the model's features: 10 in the demo, room for twice as many
+        directives=[ListSize(assumed_size=20)],
     )
     def features(
         self, info: Info, names: list[str] | None = None

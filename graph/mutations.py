@@ -6,6 +6,7 @@ import strawberry
 
 from graph import live
 from graph.context import Info
+from graph.cost.directives import MODEL_CALL
 from graph.errors import bad_input
 from graph.tasks import ModelStage, Task
 
@@ -21,7 +22,8 @@ class Mutation:
     @strawberry.mutation(
         description="Predict one match with the model behind `stage`. Validates the match "
         "first (NOT_FOUND / BAD_USER_INPUT). With `wait: true` returns the finished task, or "
-        "the task as it stands after MATCHGRAPH_SYNC_TIMEOUT; else the queued task at once."
+        "the task as it stands after MATCHGRAPH_SYNC_TIMEOUT; else the queued task at once.",
+        directives=[MODEL_CALL],
     )
     async def predict_match(
         self,
@@ -41,7 +43,8 @@ class Mutation:
 
     @strawberry.mutation(
         description="What-if: predict a client-supplied feature vector (names must be the "
-        "model's; missing ones are NaN; unknown names are BAD_USER_INPUT)."
+        "model's; missing ones are NaN; unknown names are BAD_USER_INPUT).",
+        directives=[MODEL_CALL],
     )
     async def predict_features(
         self,

@@ -17,6 +17,7 @@ from graph.analytics_types import (
     resolve_calibration,
 )
 from graph.context import Info
+from graph.cost.directives import ListSize
 from graph.errors import bad_input
 from graph.health import Health, current_health
 from graph.livescores import LIVESCORES_DESCRIPTION, resolve_livescores
@@ -71,6 +72,7 @@ class Query:
         "`minEdge` keeps matches whose `value.bestEdge` is at least that (a match without a "
         "value never passes).",
         metadata=planned(Kind.JOIN),
+        directives=[ListSize(slicing_arguments=["first"], sized_fields=["edges"])],
     )
     def matches(
         self,
@@ -93,11 +95,17 @@ class Query:
     @strawberry.field(
         description="Every region of the catalogue and of the ROI file, by name.",
         metadata=planned(Kind.JOIN_MANY),
+        directives=[ListSize(assumed_size=100)],  # 30 in the demo
     )
     def regions(self, info: Info) -> list[Region]:
         return all_regions(info.context.data)
 
-    livescores = strawberry.field(resolver=resolve_livescores, description=LIVESCORES_DESCRIPTION)
+    livescores = strawberry.field(
+        resolver=resolve_livescores,
+        description=LIVESCORES_DESCRIPTION,
+        # `limit`, else its default in the resolver (10000)
+        directives=[ListSize(assumed_size=10_000, slicing_arguments=["limit"])],
+    )
 
     @strawberry.field(description="A task by id; an unknown id gives status NOT_FOUND.")
     async def task(self, info: Info, id: strawberry.ID) -> Task | None:
@@ -118,17 +126,24 @@ class Query:
 
     @strawberry.field(
         description="Workers by their heartbeats (`alive`: a recent one) and their counters; "
-        "a queue no live worker heartbeats on is also listed under health's `degraded`."
+        "a queue no live worker heartbeats on is also listed under health's `degraded`.",
+        directives=[ListSize(assumed_size=20)],
     )
     async def workers(self, info: Info) -> list[Worker] | None:
         return await live.workers(info)
 
     calibration = strawberry.field(
-        resolver=resolve_calibration, description=CALIBRATION_DESCRIPTION
+        resolver=resolve_calibration,
+        description=CALIBRATION_DESCRIPTION,
+        directives=[ListSize(slicing_arguments=["bins"], sized_fields=["bins"])],
     )
     backtest = strawberry.field(resolver=resolve_backtest, description=BACKTEST_DESCRIPTION)
     drift = strawberry.field(resolver=resolve_drift, description=DRIFT_DESCRIPTION)
-    reports = strawberry.field(resolver=resolve_reports, description=REPORTS_DESCRIPTION)
+    reports = strawberry.field(
+        resolver=resolve_reports,
+        description=REPORTS_DESCRIPTION,
+        directives=[ListSize(assumed_size=100)],
+    )
 
     @strawberry.field(description="Health of the API process that answered (never cached).")
     def health(self, info: Info) -> Health:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from graph.context import Info
+from graph.cost.directives import ListSize
 from graph.loaders import PageKeys
 from graph.planner.binding import Kind, planned
 from graph.relay import Node
@@ -52,6 +53,7 @@ class Region(Node):
     @strawberry.field(
         description="Matches of this region, ordered by start time then match id.",
         metadata=planned(Kind.JOIN),
+        directives=[ListSize(slicing_arguments=["first"], sized_fields=["edges"])],
     )
     def matches(
         self, info: Info, first: int | None = 50, after: str | None = None

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import strawberry
 
 from graph.context import Info
+from graph.cost.directives import ListSize
 from graph.errors import Code, GraphError
 from graph.settings import Settings
 from graph.sources.drift import DriftReport
@@ -64,7 +65,8 @@ class DriftStatus:
         description="Share of the features that drifted, 0..1."
     )
     features: list[FeatureDrift] = strawberry.field(
-        description="Each feature's statistics, in the file's order (empty when it has none)."
+        description="Each feature's statistics, in the file's order (empty when it has none).",
+        directives=[ListSize(assumed_size=20)],  # as `Match.features`
     )
     method: str | None = strawberry.field(description="Test used, e.g. `ks_2samp`.")
     p_threshold: float | None = strawberry.field(

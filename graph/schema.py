@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graph.adapters.strawberry import graphql_core_schema
+from graph.cost.analysis import cost_analysis
 from graph.extensions import (
     CachePolicy,
     CodedParserCache,
@@ -58,6 +59,9 @@ def _extensions(settings: Settings, observers: Sequence[Any] = ()) -> list[Any]:
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: CodedParserCache(maxsize=cache_size),
         lambda: ValidationCache(maxsize=cache_size),
+        # The first extension with an on_execute hook: it may refuse the operation
+        # before any other has begun (graph/cost/analysis.py).
+        cost_analysis(max_cost=settings.max_cost, enforce=settings.cost_mode == "enforce"),
         OperationScopes,
         # Inside the operation's scope, around ErrorCodes: they see coded errors and loaders.
         *observers,

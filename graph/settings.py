@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1_000_000, ge=1024, validation_alias=_env("MATCHGRAPH_MAX_BODY_BYTES")
     )
+    # Cost analysis before execution (graph/cost): the estimate of an operation (IBM cost
+    # spec) at most max_cost; `measure` executes anyway and only counts what is over.
+    max_cost: int = Field(200_000, ge=1, validation_alias=_env("MATCHGRAPH_MAX_COST"))
+    cost_mode: Literal["measure", "enforce"] = Field(
+        "enforce", validation_alias=_env("MATCHGRAPH_COST_MODE")
+    )
     introspection: bool = Field(True, validation_alias=_env("MATCHGRAPH_INTROSPECTION"))
     # Whether a request may ask for debug extensions (`loaderBatches`) with the header
     # `X-Matchgraph-Debug: 1`; unset: see effective_debug_extensions.

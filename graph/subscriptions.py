@@ -9,6 +9,7 @@ import strawberry
 
 from graph import live
 from graph.context import Info
+from graph.cost.directives import MODEL_CALL
 from graph.dataupdates import DATA_UPDATED_DESCRIPTION, DataUpdate, follow_data_updates
 from graph.livescore_updates import (
     LIVE_SCORE_UPDATES_DESCRIPTION,
@@ -38,7 +39,8 @@ class Subscription:
             yield task
 
     @strawberry.subscription(
-        description="Submit a prediction of one match and follow it in one operation."
+        description="Submit a prediction of one match and follow it in one operation.",
+        directives=[MODEL_CALL],
     )
     async def predict_match(
         self,

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from graph.cost.directives import ListSize
 from graph.livescores import IngestResult, ingest_result_of
 from graph.matches import OUTCOMES, Outcome
 from graph.scalars import IsoDateTime
@@ -64,8 +65,12 @@ class ModelInfo:
     version: str = strawberry.field(description="Registered version behind the alias.")
     stage: ModelStage = strawberry.field(description="The alias asked for.")
     run_id: str = strawberry.field(description="MLflow run that produced the version.")
-    metrics: list[Metric] = strawberry.field(description="The run's metrics.")
-    params: list[Param] = strawberry.field(description="The run's parameters.")
+    metrics: list[Metric] = strawberry.field(
+        description="The run's metrics.", directives=[ListSize(assumed_size=50)]
+    )
+    params: list[Param] = strawberry.field(
+        description="The run's parameters.", directives=[ListSize(assumed_size=50)]
+    )
     created_at: IsoDateTime | None = strawberry.field(description="When the version was made.")
 
 

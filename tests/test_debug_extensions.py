@@ -44,10 +44,11 @@ async def test_only_a_request_with_the_header_gets_the_plan_and_loader_batches(
     plain = extensions(await post(api))
     debug = extensions(await post(api, DEBUG))
     other_value = extensions(await post(api, {"X-Matchgraph-Debug": "true"}))
-    assert set(plain) == set(other_value) == {"dataVersion"}
+    assert set(plain) == set(other_value) == {"dataVersion", "cost"}
     # planned: answered from column gathers, no loader ran
     assert debug == {
         "dataVersion": plain["dataVersion"],
+        "cost": plain["cost"],
         "plan": {"matches": "planned"},
         "loaderBatches": {},
     }
@@ -74,7 +75,7 @@ async def test_the_header_is_ignored_where_the_setting_refuses(
 ) -> None:
     api = serve(data_dir=data_dir, headers={"X-API-Key": KEY}, **overrides)
     first, second = await post(api, DEBUG), await post(api, DEBUG)
-    assert set(extensions(first)) == set(extensions(second)) == {"dataVersion"}
+    assert set(extensions(first)) == set(extensions(second)) == {"dataVersion", "cost"}
     # Refused, the header changes nothing: the response cache answers as usual.
     assert (first.headers["x-matchgraph-cache"], second.headers["x-matchgraph-cache"]) == (
         "miss",
@@ -107,5 +108,5 @@ async def test_a_cache_hit_never_carries_loader_batches(
     assert hit.headers["x-matchgraph-cache"] == hit_again.headers["x-matchgraph-cache"] == "hit"
     assert hit.content == hit_again.content == miss.content
     assert b"loaderBatches" not in hit.content
-    assert set(extensions(hit)) == {"dataVersion"}
+    assert set(extensions(hit)) == {"dataVersion", "cost"}
     assert extensions(hit)["dataVersion"] == extensions(debug_later)["dataVersion"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -23,6 +23,7 @@ import strawberry
 from arq.connections import ArqRedis
 from arq.jobs import deserialize_job_raw, deserialize_result
 from arq.worker import Worker, func
+from graphql import ExecutionResult as CoreExecutionResult
 from graphql import (
     GraphQLError,
     GraphQLSchema,
@@ -34,8 +35,10 @@ from graphql import (
 from graphql.execution import Executor
 from redis.asyncio import ConnectionPool
 from strawberry.asgi import GraphQL
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.types import ExecutionResult
 from strawberry.types.field import StrawberryField
+from strawberry.types.graphql import OperationType
 
 import graph.adapters.graphql_core as gc_adapter
 import graph.adapters.strawberry as sb_adapter
@@ -171,6 +174,48 @@ def test_strawberry_mask_errors_runs_our_error_pass() -> None:
     assert errors and errors[0].message == "Unexpected error.", changed(
         STRAWBERRY, "MaskErrors._process_errors (the default pass masks)"
     )
+
+
+async def test_strawberry_on_execute_may_answer_instead_of_executing() -> None:
+    """graph/cost/analysis.py refuses an operation in `on_execute`: a query or mutation by
+    setting the result (Strawberry then skips graphql-core's execute), a subscription by
+    raising (Strawberry answers with one error result; `subscribe` never runs)."""
+    ran: list[str] = []
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def value(self) -> int:
+            ran.append("query")
+            return 1
+
+    @strawberry.type
+    class Subscription:
+        @strawberry.subscription
+        async def ticks(self) -> AsyncGenerator[int, None]:
+            ran.append("subscription")
+            yield 1
+
+    class Refuse(SchemaExtension):
+        def on_execute(self) -> Iterator[None]:
+            error = GraphQLError("refused", extensions={"code": "REFUSED"})
+            if self.execution_context.operation_type is OperationType.SUBSCRIPTION:
+                raise error
+            self.execution_context.result = CoreExecutionResult(data=None, errors=[error])
+            yield
+
+    schema = strawberry.Schema(query=Query, subscription=Subscription, extensions=[Refuse])
+    result = await schema.execute("{ value }")
+    assert result.data is None and result.errors, result
+    assert result.errors[0].extensions == {"code": "REFUSED"}
+    stream = await schema.subscribe("subscription { ticks }")
+    assert not isinstance(stream, ExecutionResult)
+    results = [r async for r in stream]
+    assert len(results) == 1 and results[0].errors, changed(
+        STRAWBERRY, "an exception raised in on_execute of a subscription"
+    )
+    assert results[0].errors[0].extensions == {"code": "REFUSED"}
+    assert ran == [], changed(STRAWBERRY, "a result set in on_execute no longer skips execution")
 
 
 def test_strawberry_execution_context_and_schema_parameter() -> None:

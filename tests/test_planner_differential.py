@@ -90,7 +90,9 @@ ROOT_FIELDS = ("matches", "match", "node", "regions")
 DELEGATED = "liveScore"  # the Match field graphql-core resolves inside planned pages
 DEMO_MATCHES = 1200  # demo-shaped data: enough for many regions, teams and pages
 
-SETTINGS = {flag: Settings(planner=flag) for flag in (True, False)}
+# Costs are measured, not enforced: the two executors are compared on operations of every
+# size (both report the same `extensions.cost`; refusing is tests/test_cost.py's business).
+SETTINGS = {flag: Settings(planner=flag, cost_mode="measure") for flag in (True, False)}
 SCHEMAS = {flag: build_schema(SETTINGS[flag]) for flag in (True, False)}
 
 

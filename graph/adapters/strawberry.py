@@ -14,6 +14,10 @@ What the rest of the code relies on that Strawberry does not document:
 - `error_event`: a subscription event that arrives as an error result while the
   stream goes on (Strawberry resolves a subscription field to the event itself,
   and graphql-core completes a resolved exception as a field error);
+- `on_execute` answering instead of executing (graph/cost/analysis.py): a result an
+  extension sets there makes Strawberry skip graphql-core's `execute`, and an exception
+  it raises there for a subscription becomes the subscription's one error result (no
+  name of ours: a behaviour, checked like the names);
 - `GraphQLViewBase`: the ASGI view with its undocumented request steps
   (`execute_single`, `execute_operation`, `parse_http_body`) turned into hooks
   of ours: `guard_operation`, `refuse_operation`, `check_request_data`.
