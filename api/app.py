@@ -21,6 +21,7 @@ from api.limits import BodyLimitMiddleware
 from api.metrics_graphql import OperationMetrics
 from api.metrics_http import MetricsMiddleware, metrics_endpoint
 from api.response_cache import ResponseCache
+from api.sse.route import GraphQLStream
 from api.task_queue import open_task_queue
 from api.transport_ws import TransportWSHandler
 from graph.analytics.table import keep_tables_warm
@@ -120,6 +121,8 @@ def _routes(view: MatchGraphView) -> list[BaseRoute]:
         Route("/reports/{filename:path}", reports.open_report, methods=["GET"]),
         Route("/graphql", view, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),
+        # GraphQL over Server-Sent Events (graphql-sse), auth checked there (api/sse/route.py).
+        Route("/graphql/stream", GraphQLStream(view), methods=["GET", "POST", "PUT", "DELETE"]),
         Mount(GRAPHIQL_STATIC_PATH, app=graphiql_static_app()),
     ]
     return routes
@@ -131,8 +134,9 @@ def _middleware(settings: Settings, keys: ApiKeys) -> list[Middleware]:
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_allowed_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "X-API-Key"],
+            # PUT and DELETE, and the token header: graphql-sse's single-connection mode
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Content-Type", "X-API-Key", "X-GraphQL-Event-Stream-Token"],
             max_age=600,
         ),
         Middleware(ApiKeyMiddleware, keys=keys, metrics_auth=settings.metrics_auth),

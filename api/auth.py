@@ -1,7 +1,9 @@
 """API-key authentication: `X-API-Key` header or `token` query parameter.
 
 Checked before any GraphQL work, compared in constant time. WebSocket
-clients authenticate in `connection_init` instead (see the GraphQL view).
+clients authenticate in `connection_init` instead (see the GraphQL view), and
+`/graphql/stream` (SSE) checks each request itself: there a reservation token
+admits its stream without a key (api/sse/route.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Mapping
 
 import orjson
 from starlette.datastructures import Headers, QueryParams
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import metrics
@@ -18,6 +21,7 @@ from graph.errors import Code, error_body
 from graph.settings import Settings
 
 OPEN_PATHS = frozenset({"/health", "/ready"})
+SELF_AUTHENTICATED_PATHS = frozenset({"/graphql/stream"})
 STATIC_PREFIX = "/graphiql-static/"
 
 
@@ -72,7 +76,9 @@ class ApiKeyMiddleware:
 
     def _is_open(self, scope: Scope) -> bool:
         path: str = scope["path"]
-        if path in self.open_paths or path.startswith(STATIC_PREFIX):
+        if path in self.open_paths or path in SELF_AUTHENTICATED_PATHS:
+            return True
+        if path.startswith(STATIC_PREFIX):
             return True
         return path == "/graphql" and _is_ide_page_request(scope)
 
@@ -95,11 +101,22 @@ async def _unauthorized(send: Send) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b'ApiKey header="X-API-Key"'),
+                *UNAUTHORIZED_HEADERS,
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+UNAUTHORIZED_HEADERS = [(b"www-authenticate", b'ApiKey header="X-API-Key"')]
+
+
+def unauthorized_response() -> Response:
+    """The middleware's 401, for endpoints that authenticate themselves."""
+    metrics.graphql_error(Code.UNAUTHENTICATED)
+    body = orjson.dumps(error_body("missing or invalid API key", Code.UNAUTHENTICATED))
+    headers = {name.decode(): value.decode() for name, value in UNAUTHORIZED_HEADERS}
+    return Response(body, 401, headers=headers, media_type="application/json")
 
 
 def _secret(value: object) -> bytes | None:

@@ -17,6 +17,8 @@ from pathlib import Path
 from api.ingest_commands import add_ingest_commands
 from graph.settings import Settings
 
+GRACEFUL_SHUTDOWN_SECONDS = 10  # see `serve`: long-lived streams are closed after it
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
@@ -98,6 +100,9 @@ def _serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             log_level="info",
             ws="websockets-sansio",
+            # Open SSE streams and WebSockets never finish on their own: on SIGTERM or
+            # Ctrl-C, uvicorn waits this long for them, then closes them and exits.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
     return 0
 

@@ -1,5 +1,6 @@
-"""The JavaScript clients our users run (tests/js: graphql-ws, graphql-http, Apollo) against
-the real API over real HTTP and WebSocket, with a real worker behind live predictions.
+"""The JavaScript clients our users run (tests/js: graphql-ws, graphql-sse, graphql-http,
+Apollo) against the real API over real HTTP, WebSocket and Server-Sent Events, with a real
+worker behind live predictions.
 
 `make test` installs them (`npm ci` in tests/js) before pytest runs.
 """
@@ -123,6 +124,37 @@ def test_graphql_ws_client_with_an_api_key(
     assert refused["error"]["closeCode"] == 4403, refused
     anonymous = run_node("ws-client.mjs", keyed.url + "/graphql", upcoming)
     assert anonymous["error"]["closeCode"] == 4403, anonymous
+
+
+@pytest.mark.parametrize("mode", ["distinct", "single"])
+def test_graphql_sse_client_queries_and_follows_a_prediction(
+    live: LiveServer, upcoming: int, mode: str
+) -> None:
+    """npm graphql-sse in both modes: distinct connections (one POST stream per operation)
+    and single connection (PUT reservation, one GET stream, POSTed operations)."""
+    result = run_node("sse-client.mjs", live.url + "/graphql/stream", mode, upcoming)
+    assert_followed_to_completion(result, upcoming)
+    assert len(result["query"]["matches"]["edges"]) == 2
+
+
+@pytest.mark.parametrize("mode", ["distinct", "single"])
+def test_graphql_sse_client_with_an_api_key(
+    serve: ServeFactory,
+    live_settings: Settings,
+    session_worker: WorkerProcess,
+    upcoming: int,
+    mode: str,
+) -> None:
+    keyed = serve(
+        data_dir=live_settings.data_dir, redis_url=live_settings.redis_url, header_token=KEY
+    )
+    url = keyed.url + "/graphql/stream"
+    result = run_node("sse-client.mjs", url, mode, upcoming, api_key=KEY)
+    assert_followed_to_completion(result, upcoming)
+    refused = run_node("sse-client.mjs", url, mode, upcoming, api_key=KEY + "x")
+    assert refused["error"]["status"] == 401, refused
+    anonymous = run_node("sse-client.mjs", url, mode, upcoming)
+    assert anonymous["error"]["status"] == 401, anonymous
 
 
 def test_graphql_over_http_audit_passes_every_level(api: LiveServer) -> None:

@@ -25,6 +25,8 @@ from jobs.feeds.whoscored import ingest_livescores
 from tests import datasets, feed_samples
 from tests.fixtures.database import OwnPostgres, StatementLog
 from tests.fixtures.server import LiveServer, ServeFactory, _ServerThread
+from tests.fixtures.sse import EVENT_STREAM
+from tests.fixtures.sse import events as sse_events
 from tests.fixtures.worker import OwnRedis, redis_url
 from tests.fixtures.ws import LEGACY_WS, TRANSPORT_WS, OpenSubscription
 
@@ -186,6 +188,38 @@ async def test_live_score_updates_reach_only_the_subscribers_of_their_match(
         assert (await others.next_payload())["data"]["liveScoreUpdates"] == score(C, 0, 1, "5'")
         assert await mine.quiet(0.3) == []
         assert None is mine.ended is others.ended is all_three.ended
+
+
+async def test_live_score_updates_over_sse_reach_only_their_subscriber(
+    namespaced: Settings,
+) -> None:
+    """The same subscription over Server-Sent Events (graphql-sse, distinct connections)."""
+    await ingest(namespaced, {A: (0, 0, "1'"), B: (1, 0, "10'")})
+    async with running_api(namespaced) as api, api.client(timeout=30) as client:
+
+        def follow(ids: list[int]) -> Any:
+            body = {"query": LIVE, "variables": {"ids": ids}}
+            return client.stream("POST", "/graphql/stream", json=body, headers=EVENT_STREAM)
+
+        async with follow([A]) as mine, follow([B]) as others:
+            assert mine.status_code == others.status_code == 200
+            mine_events, other_events = sse_events(mine), sse_events(others)
+
+            async def next_score(stream: Any) -> Any:
+                async with asyncio.timeout(15):
+                    async for event in stream:
+                        if event.event == "next":
+                            return event.data["data"]["liveScoreUpdates"]
+                raise AssertionError("the stream ended")
+
+            assert await next_score(mine_events) == score(A, 0, 0, "1'")
+            assert await next_score(other_events) == score(B, 1, 0, "10'")
+            await subscribed(api, 2)
+            await ingest(namespaced, {A: (2, 0, "30'"), B: (1, 0, "10'")})
+            assert await next_score(mine_events) == score(A, 2, 0, "30'")
+            with pytest.raises(TimeoutError):  # B did not change: its stream stays quiet
+                async with asyncio.timeout(0.5):
+                    await next_score(other_events)
 
 
 @pytest.mark.parametrize(

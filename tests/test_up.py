@@ -87,6 +87,13 @@ async def test_up_generates_data_starts_redis_worker_and_api(
             "{ matches(first: 1, futureOnly: true) { edges { node { matchId } } } }"
         )
         match_id = page["matches"]["edges"][0]["node"]["matchId"]
+        # The API is ready before its worker has loaded the models (seconds, more on a busy
+        # machine); `predictMatch(wait: true)` waits MATCHGRAPH_SYNC_TIMEOUT at most, so a
+        # user (and this test) first waits for a live worker.
+        deadline = time.monotonic() + 120
+        while not any(w["alive"] for w in (await api.data("{ workers { alive } }"))["workers"]):
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            await asyncio.sleep(0.2)
         query = "mutation($m: Int!) { predictMatch(matchId: $m, wait: true) { status } }"
         task = (await api.data(query, {"m": match_id}))["predictMatch"]
         assert task["status"] == "COMPLETE", log.read_text()[-3000:]
