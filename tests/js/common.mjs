@@ -56,3 +56,53 @@ export function within(ms, promise, what) {
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** Every result of one operation until the server completes it. graphql-ws's and
+ * graphql-sse's clients share this `subscribe(payload, sink)` interface. */
+export function run(client, query, variables, onNext = () => {}) {
+  return new Promise((resolve, reject) => {
+    const results = [];
+    client.subscribe(
+      { query, variables },
+      {
+        next: (result) => {
+          results.push(result);
+          onNext(result);
+        },
+        error: reject,
+        complete: () => resolve(results),
+      },
+    );
+  });
+}
+
+/** The client scripts' flow: QUERY, then SUBSCRIPTION on its first match (or `given`)
+ * followed until the server completes it; prints one JSON line, returns the exit code. */
+export async function queryThenFollow(client, { given, timeoutMs, describeError = describe }) {
+  try {
+    const [queried] = await within(timeoutMs, run(client, QUERY), 'query');
+    if (queried.errors) throw queried.errors;
+    const matchId = given ?? queried.data.matches.edges[0].node.matchId;
+    const statuses = [];
+    const states = await within(
+      timeoutMs,
+      run(client, SUBSCRIPTION, { m: matchId }, (result) => {
+        if (result.data) statuses.push(result.data.predictMatch.status);
+      }),
+      'subscription',
+    );
+    const errors = states.flatMap((state) => state.errors ?? []);
+    if (errors.length) throw errors;
+    print({
+      query: queried.data,
+      matchId,
+      statuses,
+      last: states.at(-1)?.data?.predictMatch ?? null,
+      completed: true,
+    });
+    return 0;
+  } catch (error) {
+    print({ error: describeError(error) });
+    return 1;
+  }
+}

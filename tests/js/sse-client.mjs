@@ -5,7 +5,7 @@
 // Prints one JSON line: {query, matchId, statuses, last, completed} or {error}.
 import { createClient } from 'graphql-sse';
 
-import { QUERY, SUBSCRIPTION, describe, print, within } from './common.mjs';
+import { describe, queryThenFollow } from './common.mjs';
 
 const url = process.argv[2];
 const mode = process.argv[3];
@@ -23,51 +23,16 @@ const client = createClient({
   retryAttempts: 0,
 });
 
-/** Every result of one operation until the server completes it. */
-function run(query, variables, onNext = () => {}) {
-  return new Promise((resolve, reject) => {
-    const results = [];
-    client.subscribe(
-      { query, variables },
-      {
-        next: (result) => {
-          results.push(result);
-          onNext(result);
-        },
-        error: reject,
-        complete: () => resolve(results),
-      },
-    );
-  });
-}
-
-let exitCode = 0;
-try {
-  const [queried] = await within(timeoutMs, run(QUERY), 'query');
-  if (queried.errors) throw queried.errors;
-  const matchId = given ?? queried.data.matches.edges[0].node.matchId;
-  const statuses = [];
-  const states = await within(
-    timeoutMs,
-    run(SUBSCRIPTION, { m: matchId }, (result) => {
-      if (result.data) statuses.push(result.data.predictMatch.status);
-    }),
-    'subscription',
-  );
-  const errors = states.flatMap((state) => state.errors ?? []);
-  if (errors.length) throw errors;
-  print({
-    query: queried.data,
-    matchId,
-    statuses,
-    last: states.at(-1)?.data?.predictMatch ?? null,
-    completed: true,
-  });
-} catch (error) {
-  exitCode = 1;
+/** A failed HTTP request (graphql-sse's errors carry the response) with its status. */
+function describeError(error) {
   const described = describe(error);
   if (error?.response) described.status = error.response.status;
-  print({ error: described });
+  return described;
+}
+
+let exitCode = 1;
+try {
+  exitCode = await queryThenFollow(client, { given, timeoutMs, describeError });
 } finally {
   client.dispose();
 }

@@ -4,7 +4,7 @@
 // Prints one JSON line: {query, matchId, statuses, last, completed} or {error}.
 import { createClient } from 'graphql-ws';
 
-import { QUERY, SUBSCRIPTION, WebSocketImpl, args, describe, print, within } from './common.mjs';
+import { WebSocketImpl, args, queryThenFollow } from './common.mjs';
 
 const { wsUrl, matchId: given, apiKey, timeoutMs } = args('ws-client.mjs');
 const client = createClient({
@@ -15,49 +15,9 @@ const client = createClient({
   lazy: true,
 });
 
-/** Every payload of one operation until the server completes it. */
-function run(query, variables, onNext = () => {}) {
-  return new Promise((resolve, reject) => {
-    const payloads = [];
-    client.subscribe(
-      { query, variables },
-      {
-        next: (payload) => {
-          payloads.push(payload);
-          onNext(payload);
-        },
-        error: reject,
-        complete: () => resolve(payloads),
-      },
-    );
-  });
-}
-
-let exitCode = 0;
+let exitCode = 1;
 try {
-  const [queried] = await within(timeoutMs, run(QUERY), 'query');
-  if (queried.errors) throw queried.errors;
-  const matchId = given ?? queried.data.matches.edges[0].node.matchId;
-  const statuses = [];
-  const states = await within(
-    timeoutMs,
-    run(SUBSCRIPTION, { m: matchId }, (payload) => {
-      if (payload.data) statuses.push(payload.data.predictMatch.status);
-    }),
-    'subscription',
-  );
-  const errors = states.flatMap((state) => state.errors ?? []);
-  if (errors.length) throw errors;
-  print({
-    query: queried.data,
-    matchId,
-    statuses,
-    last: states.at(-1)?.data?.predictMatch ?? null,
-    completed: true,
-  });
-} catch (error) {
-  exitCode = 1;
-  print({ error: describe(error) });
+  exitCode = await queryThenFollow(client, { given, timeoutMs });
 } finally {
   await client.dispose();
 }
