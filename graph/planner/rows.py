@@ -220,6 +220,16 @@ def _match_page(ctx: Context, positions: np.ndarray) -> SharedPage:
     return SharedPage(lambda: PageKeys(ctx.data.catalog.ids[positions].tolist()))
 
 
+def column(name: str) -> Callable[[ColumnRows, Args], list[Any]]:
+    """A planned field that serves one gathered column as it is."""
+
+    def values(self: ColumnRows, args: Args) -> list[Any]:
+        return self.columns[name]
+
+    values.__name__ = name
+    return values
+
+
 class ColumnRows(RowSet):
     """Rows already gathered into Python columns (one list per column)."""
 
@@ -237,26 +247,15 @@ class ColumnRows(RowSet):
 class PredictionRows(ColumnRows):
     type_name = "Prediction"
 
-    def proba_home(self, args: Args) -> list[Any]:
-        return self.columns["proba_home"]
-
-    def proba_draw(self, args: Args) -> list[Any]:
-        return self.columns["proba_draw"]
-
-    def proba_away(self, args: Args) -> list[Any]:
-        return self.columns["proba_away"]
-
-    def predicted_class(self, args: Args) -> list[Any]:
-        return self.columns["predicted_class"]
+    proba_home = column("proba_home")
+    proba_draw = column("proba_draw")
+    proba_away = column("proba_away")
+    predicted_class = column("predicted_class")
+    model_run_id = column("model_run_id")
+    model_stage = column("model_stage")
 
     def predicted_outcome(self, args: Args) -> list[Any]:
         return [OUTCOME_NAMES[c] for c in self.columns["predicted_class"]]
-
-    def model_run_id(self, args: Args) -> list[Any]:
-        return self.columns["model_run_id"]
-
-    def model_stage(self, args: Args) -> list[Any]:
-        return self.columns["model_stage"]
 
     def computed_at(self, args: Args) -> list[Any]:
         modified = self.ctx.data.modified_at(PREDICTIONS.name)
@@ -266,20 +265,11 @@ class PredictionRows(ColumnRows):
 class OddsRows(ColumnRows):
     type_name = "Odds"
 
-    def home(self, args: Args) -> list[Any]:
-        return self.columns["odd_home"]
-
-    def draw(self, args: Args) -> list[Any]:
-        return self.columns["odd_draw"]
-
-    def away(self, args: Args) -> list[Any]:
-        return self.columns["odd_away"]
-
-    def fonbet_event_id(self, args: Args) -> list[Any]:
-        return self.columns["fonbet_event_id"]
-
-    def fonbet_sport_id(self, args: Args) -> list[Any]:
-        return self.columns["fonbet_sport_id"]
+    home = column("odd_home")
+    draw = column("odd_draw")
+    away = column("odd_away")
+    fonbet_event_id = column("fonbet_event_id")
+    fonbet_sport_id = column("fonbet_sport_id")
 
     def fonbet_url(self, args: Args) -> list[Any]:
         template = self.ctx.settings.fonbet_url_template
@@ -296,23 +286,12 @@ class OddsRows(ColumnRows):
 class ValueRows(ColumnRows):
     type_name = "MatchValue"
 
-    def home(self, args: Args) -> list[Any]:
-        return self.columns["home"]
-
-    def draw(self, args: Args) -> list[Any]:
-        return self.columns["draw"]
-
-    def away(self, args: Args) -> list[Any]:
-        return self.columns["away"]
-
-    def best(self, args: Args) -> list[Any]:
-        return self.columns["best"]
-
-    def best_edge(self, args: Args) -> list[Any]:
-        return self.columns["best_edge"]
-
-    def kelly(self, args: Args) -> list[Any]:
-        return self.columns["kelly"]
+    home = column("home")
+    draw = column("draw")
+    away = column("away")
+    best = column("best")
+    best_edge = column("best_edge")
+    kelly = column("kelly")
 
 
 class FeatureRows(RowSet):
@@ -384,14 +363,9 @@ class RoiRows(ColumnRows):
     def bets(self, args: Args) -> list[Any]:
         return [b or 0 for b in self.columns["n_bets"]]
 
-    def roi(self, args: Args) -> list[Any]:
-        return self.columns["roi"]
-
-    def profit(self, args: Args) -> list[Any]:
-        return self.columns["profit"]
-
-    def won(self, args: Args) -> list[Any]:
-        return self.columns["n_won"]
+    roi = column("roi")
+    profit = column("profit")
+    won = column("n_won")
 
 
 class ConnectionRows(RowSet):
