@@ -22,6 +22,14 @@ class Code(StrEnum):
     WEBSOCKET_REQUIRED = "WEBSOCKET_REQUIRED"
     # The operation's estimated cost is over MATCHGRAPH_MAX_COST: refused before execution.
     COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
+    # Persisted documents: a hash the server does not know (send the document with it),
+    # and a document sent where only persisted documents may run (MATCHGRAPH_PERSISTED_ONLY).
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    PERSISTED_QUERY_REQUIRED = "PERSISTED_QUERY_REQUIRED"
+    # The key's (or address's) cost budget per minute is spent: retry after Retry-After.
+    RATE_LIMITED = "RATE_LIMITED"
+    # The process is draining (SIGTERM): reconnect, another replica will serve.
+    SHUTTING_DOWN = "SHUTTING_DOWN"
 
 
 class GraphError(GraphQLError):

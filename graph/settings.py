@@ -7,6 +7,7 @@ service's names (`SOCCER_POSTGRES_*`, `MLFLOW_*`, `MINIO_*`, `FASTAPI_*`,
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
@@ -17,6 +18,7 @@ from redis.connection import parse_url
 
 from graph.taskqueue.names import NAMESPACE_PATTERN, RedisNames, default_namespace
 
+KEY_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _PLACEHOLDER_SECRETS = frozenset({"", "changeme", "changethis", "secret", "token", "password"})
 DEFAULT_FONBET_URL_TEMPLATE = "https://www.fon.bet/sports/football/{sport_id}/{event_id}/"
 
@@ -30,7 +32,10 @@ def _env(*names: str) -> AliasChoices:
 class Settings(BaseSettings):
     """Every knob of the service; local defaults need no configuration."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    # hide_input_in_errors: a refused setting must not print the API keys beside it.
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, frozen=True, hide_input_in_errors=True
+    )
 
     env: Literal["local", "production"] = Field("local", validation_alias=_env("MATCHGRAPH_ENV"))
     data_dir: Path = Field(Path("./data"), validation_alias=_env("MATCHGRAPH_DATA_DIR"))
@@ -71,6 +76,37 @@ class Settings(BaseSettings):
 
     header_token: SecretStr | None = Field(None, validation_alias=_env("FASTAPI_HEADER_TOKEN"))
     query_token: SecretStr | None = Field(None, validation_alias=_env("FASTAPI_QUERY_TOKEN"))
+    # Named API keys, `name:key,name:key` (e.g. `web:…,notebook:…`): the name labels the
+    # key's rate-limit budget and metrics, never the key itself. FASTAPI_HEADER_TOKEN and
+    # FASTAPI_QUERY_TOKEN still work, as keys named `header` and `query`.
+    api_keys: SecretStr | None = Field(None, validation_alias=_env("MATCHGRAPH_API_KEYS"))
+    # Cost units (graph/cost) per minute per key, or per client address when the API is
+    # open; kept in Redis so every replica shares it. 0: no rate limit.
+    rate_limit_cost_per_minute: int = Field(
+        0, ge=0, validation_alias=_env("MATCHGRAPH_RATE_LIMIT_COST_PER_MINUTE")
+    )
+    # Peers whose X-Forwarded-For is believed (addresses or CIDR networks); others' is not.
+    trusted_proxies: CsvList = Field([], validation_alias=_env("MATCHGRAPH_TRUSTED_PROXIES"))
+    # Trusted documents: a manifest (Apollo's persisted-query manifest or GraphQL Codegen's
+    # persisted-documents.json); with persisted_only, nothing else executes.
+    persisted_documents: Path | None = Field(
+        None, validation_alias=_env("MATCHGRAPH_PERSISTED_DOCUMENTS")
+    )
+    persisted_only: bool = Field(False, validation_alias=_env("MATCHGRAPH_PERSISTED_ONLY"))
+    # Automatic persisted queries: how long Redis keeps a registration, and how many
+    # documents each process keeps in memory in front of it.
+    apq_ttl_seconds: int = Field(86_400, ge=1, validation_alias=_env("MATCHGRAPH_APQ_TTL_SECONDS"))
+    apq_cache_size: int = Field(1000, ge=0, validation_alias=_env("MATCHGRAPH_APQ_CACHE_SIZE"))
+    # On SIGTERM: how long running operations may take to finish before open streams are
+    # closed and the process exits (keep the deploy's grace period above it).
+    drain_seconds: float = Field(10.0, ge=0, validation_alias=_env("MATCHGRAPH_DRAIN_SECONDS"))
+    # OpenTelemetry tracing (spans for parse, validate, cost, execute, loader batches); the
+    # exporter is configured by the standard OTEL_* environment.
+    otel_enabled: bool = Field(False, validation_alias=_env("MATCHGRAPH_OTEL_ENABLED"))
+    # Distinct operation names a process labels its metrics with; beyond: `other`.
+    metrics_max_operation_names: int = Field(
+        100, ge=1, validation_alias=_env("MATCHGRAPH_METRICS_MAX_OPERATION_NAMES")
+    )
     cors_allowed_origins: CsvList = Field([], validation_alias=_env("CORS_ALLOWED_ORIGINS"))
     prometheus_multiproc_dir: Path | None = Field(
         None, validation_alias=_env("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
@@ -177,7 +213,9 @@ class Settings(BaseSettings):
             raise ValueError(f"a base URL takes no query or fragment, got {value!r}")
         return value.strip().rstrip("/")
 
-    @field_validator("mlflow_model_stages", "cors_allowed_origins", mode="before")
+    @field_validator(
+        "mlflow_model_stages", "cors_allowed_origins", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -188,18 +226,50 @@ class Settings(BaseSettings):
     def _refuse_open_production(self) -> Settings:
         if self.env != "production":
             return self
-        tokens = [t.get_secret_value() for t in (self.header_token, self.query_token) if t]
+        tokens = list(self.named_api_keys.values())
         if not tokens:
             raise ValueError(
-                "MATCHGRAPH_ENV=production needs FASTAPI_HEADER_TOKEN or FASTAPI_QUERY_TOKEN"
+                "MATCHGRAPH_ENV=production needs MATCHGRAPH_API_KEYS, FASTAPI_HEADER_TOKEN "
+                "or FASTAPI_QUERY_TOKEN"
             )
         if any(t.strip().lower() in _PLACEHOLDER_SECRETS for t in tokens):
             raise ValueError("refusing a placeholder API token in production")
         return self
 
+    @model_validator(mode="after")
+    def _well_formed_api_keys(self) -> Settings:
+        self.named_api_keys  # noqa: B018 - raises on a malformed MATCHGRAPH_API_KEYS
+        return self
+
+    @property
+    def named_api_keys(self) -> dict[str, str]:
+        """Every key by its name: MATCHGRAPH_API_KEYS's, then FASTAPI_HEADER_TOKEN as
+        `header` and FASTAPI_QUERY_TOKEN as `query` (a name given twice is refused)."""
+        keys: dict[str, str] = {}
+        raw = self.api_keys.get_secret_value() if self.api_keys else ""
+        for item in (part.strip() for part in raw.split(",")):
+            if not item:
+                continue
+            name, sep, key = item.partition(":")
+            name, key = name.strip(), key.strip()
+            if not sep or not KEY_NAME.fullmatch(name) or not key:
+                raise ValueError(
+                    "MATCHGRAPH_API_KEYS takes `name:key` pairs separated by commas, names of "
+                    f"letters, digits, `_` and `-`; got an entry named {name!r}"
+                )
+            if name in keys:
+                raise ValueError(f"MATCHGRAPH_API_KEYS names {name!r} twice")
+            keys[name] = key
+        for name, secret in (("header", self.header_token), ("query", self.query_token)):
+            if secret is not None and secret.get_secret_value():
+                if name in keys:
+                    raise ValueError(f"the key name {name!r} is taken by FASTAPI_*_TOKEN")
+                keys[name] = secret.get_secret_value()
+        return keys
+
     @property
     def auth_enabled(self) -> bool:
-        return bool(self.header_token or self.query_token)
+        return bool(self.named_api_keys)
 
     @property
     def effective_database_url(self) -> str:
