@@ -7,22 +7,27 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
-from api import metrics, probes, reports
+from api import drain, metrics, probes, reports
 from api.auth import ApiKeyMiddleware, ApiKeys
 from api.graphiql import GRAPHIQL_STATIC_PATH, graphiql_static_app
 from api.graphql_view import MatchGraphView
 from api.limits import BodyLimitMiddleware
-from api.metrics_graphql import OperationMetrics
+from api.metrics_graphql import operation_metrics
 from api.metrics_http import MetricsMiddleware, metrics_endpoint
+from api.persisted.documents import PersistedDocuments
+from api.persisted.extension import persisted_documents_check
+from api.rate_limit import open_rate_limiter
 from api.response_cache import ResponseCache
 from api.sse.route import GraphQLStream
 from api.task_queue import open_task_queue
+from api.tracing import open_tracing
 from api.transport_ws import TransportWSHandler
 from graph.analytics.table import keep_tables_warm
 from graph.schema import build_schema
@@ -33,6 +38,9 @@ from graph.sources.livescores import open_live_scores
 from graph.sources.snapshots import Sources
 from graph.taskqueue.cache import ModelInfoCache
 from graph.taskqueue.livescore_feed import LiveScoreFeed
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 log = logging.getLogger("matchgraph")
 
@@ -45,8 +53,14 @@ log = logging.getLogger("matchgraph")
 GC_THRESHOLDS = (10_000, 50, 100)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The whole HTTP surface; clients are opened in the lifespan, not here."""
+def create_app(
+    settings: Settings | None = None, *, span_exporter: SpanExporter | None = None
+) -> Starlette:
+    """The whole HTTP surface; clients are opened in the lifespan, not here.
+
+    `span_exporter` replaces the exporter the OTEL_* environment names when tracing is
+    on (MATCHGRAPH_OTEL_ENABLED; api/tracing.py): tests pass the SDK's in-memory one.
+    """
     settings = settings or Settings()
     metrics.check_mode(settings)
     storage = build_storage(settings)
@@ -55,8 +69,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     keys = ApiKeys(settings)
     cache_bytes = int(settings.response_cache_mb * 2**20)
+    operation_names = metrics.OperationNames(settings.metrics_max_operation_names)
+    # Checks MATCHGRAPH_PERSISTED_DOCUMENTS now: a bad manifest stops the start (ManifestError).
+    persisted = PersistedDocuments.from_settings(settings)
     view = MatchGraphView(
-        build_schema(settings, observers=[OperationMetrics]),
+        build_schema(
+            settings,
+            observers=[operation_metrics(operation_names), persisted_documents_check(persisted)],
+        ),
         settings=settings,
         sources=sources,
         keys=keys,
@@ -65,14 +85,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # Coded errors for operations beyond MATCHGRAPH_MAX_SUBSCRIPTIONS (the legacy
     # protocol's handler, api/legacy_ws.py, does the same).
     view.graphql_transport_ws_handler_class = TransportWSHandler
+    view.persisted = persisted
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if not keys.enabled:
             log.warning(
                 "no API token configured: the API is open (MATCHGRAPH_ENV=%s)", settings.env
             )
         async with contextlib.AsyncExitStack() as stack:
+            # First in, last out: spans of the shutdown are still exported.
+            await stack.enter_async_context(open_tracing(settings, exporter=span_exporter))
             await stack.enter_async_context(storage)
             livescores = await stack.enter_async_context(
                 open_live_scores(settings, check_every=settings.refresh_seconds)
@@ -83,12 +106,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             stack.push_async_callback(feed.stop)
             channels = {settings.redis_names.live_scores_channel: feed}
             queue = await stack.enter_async_context(open_task_queue(settings, channels=channels))
+            limiter = await stack.enter_async_context(open_rate_limiter(settings))
+            await stack.enter_async_context(persisted.open_registry())  # APQ, in Redis
             view.services = app.state.services = Services(
                 tasks=queue.client,
                 model_info=ModelInfoCache(settings.model_info_ttl),
                 livescores=livescores,
                 live_score_feed=feed,
                 health_checks=(queue, queue.workers, livescores),
+                rate_limiter=limiter,
             )
             await sources.refresh()  # warm every snapshot so /ready turns green
             # The snapshots live long: keep full collections from re-scanning them.
@@ -98,16 +124,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
             refresher = asyncio.create_task(sources.run_refresher(), name="snapshot-refresher")
             warmer = asyncio.create_task(keep_tables_warm(sources), name="analytics-warmer")
             try:
-                yield
+                # The lifespan state is how the server (api/serving.py) finds the drain.
+                yield {drain.STATE_KEY: view.drain}
             finally:
                 for task in (refresher, warmer):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
 
-    app = Starlette(routes=_routes(view), middleware=_middleware(settings, keys), lifespan=lifespan)
+    app = Starlette(
+        routes=_routes(view), middleware=_middleware(settings, keys, view.drain), lifespan=lifespan
+    )
     app.state.settings = settings
     app.state.sources = sources
+    app.state.operation_names = operation_names  # label values of operation names (api/metrics.py)
+    app.state.drain = view.drain  # SIGTERM's graceful drain (api/drain.py): /ready reads it
     app.state.services = view.services  # none until the lifespan opens them
     return app
 
@@ -128,9 +159,10 @@ def _routes(view: MatchGraphView) -> list[BaseRoute]:
     return routes
 
 
-def _middleware(settings: Settings, keys: ApiKeys) -> list[Middleware]:
+def _middleware(settings: Settings, keys: ApiKeys, draining: drain.Drain) -> list[Middleware]:
     return [
         Middleware(MetricsMiddleware),  # outermost: 401, 413 and CORS answers count too
+        Middleware(drain.DrainMiddleware, drain=draining),  # `Connection: close` once draining
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_allowed_origins,

@@ -1,15 +1,28 @@
-"""API-key authentication: `X-API-Key` header or `token` query parameter.
+"""API-key authentication: `X-API-Key` header or `token` query parameter, by named key.
 
-Checked before any GraphQL work, compared in constant time. WebSocket
-clients authenticate in `connection_init` instead (see the GraphQL view), and
-`/graphql/stream` (SSE) checks each request itself: there a reservation token
-admits its stream without a key (api/sse/route.py).
+Every key has a name (MATCHGRAPH_API_KEYS `name:key,...`; FASTAPI_HEADER_TOKEN
+and FASTAPI_QUERY_TOKEN are the keys `header` and `query`). The matched key's
+name is the request's `auth_scope`: it separates response-cache entries, SSE
+reservations and rate-limit budgets, and labels metrics; the key itself goes
+nowhere. A credential is compared with every key, in constant time, whatever
+matches first: how long a refusal takes says nothing about which names exist.
+
+Named keys work in either place; the two old keys keep their old place (the
+header token only as `X-API-Key`, the query token only as `?token=`), as
+deployments and tests of the old service rely on.
+
+Checked before any GraphQL work. WebSocket clients authenticate in
+`connection_init` instead (see the GraphQL view), and `/graphql/stream` (SSE)
+checks each request itself: there a reservation token admits its stream without
+a key (api/sse/route.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import orjson
 from starlette.datastructures import Headers, QueryParams
@@ -23,25 +36,50 @@ from graph.settings import Settings
 OPEN_PATHS = frozenset({"/health", "/ready"})
 SELF_AUTHENTICATED_PATHS = frozenset({"/graphql/stream"})
 STATIC_PREFIX = "/graphiql-static/"
+OPEN_SCOPE = "open"  # the auth scope of every request when no key is configured
+
+
+@dataclass(frozen=True)
+class _Key:
+    name: str
+    digest: bytes  # SHA-256 of the key: compared digests have one length whatever was sent
+    in_header: bool
+    in_query: bool
 
 
 class ApiKeys:
     """The configured keys; `scope_of` names which one a credential matches."""
 
     def __init__(self, settings: Settings) -> None:
-        self._header = _secret(settings.header_token)
-        self._query = _secret(settings.query_token)
-        self.enabled = settings.auth_enabled
+        # The old keys keep their old place: FASTAPI_HEADER_TOKEN (`header`) only in the
+        # header, FASTAPI_QUERY_TOKEN (`query`) only in the query string.
+        secrets = (("header", settings.header_token), ("query", settings.query_token))
+        legacy = {name for name, secret in secrets if secret and secret.get_secret_value()}
+        self._keys = [
+            _Key(
+                name,
+                _digest(key),
+                in_header=not (name == "query" and name in legacy),
+                in_query=not (name == "header" and name in legacy),
+            )
+            for name, key in settings.named_api_keys.items()
+        ]
+        self.enabled = bool(self._keys)
+        self.names = tuple(key.name for key in self._keys)
 
     def scope_of(self, header: str | None, token: str | None) -> str | None:
-        """'open', 'header' or 'query' when allowed, None when refused."""
+        """The matched key's name ('open' without keys); None when refused."""
         if not self.enabled:
-            return "open"
-        if self._header and header is not None and _same(header, self._header):
-            return "header"
-        if self._query and token is not None and _same(token, self._query):
-            return "query"
-        return None
+            return OPEN_SCOPE
+        header_digest = _digest(header) if header is not None else None
+        token_digest = _digest(token) if token is not None else None
+        matched: str | None = None
+        for key in self._keys:  # every key, always: no early exit on a match
+            by_header = _matches(header_digest, key.digest) and key.in_header
+            by_token = _matches(token_digest, key.digest) and key.in_query
+            if (by_header or by_token) and matched is None:
+                matched = key.name
+        return matched
 
     def scope_of_params(self, params: Mapping[str, object] | None) -> str | None:
         """Scope for a WebSocket `connection_init` payload."""
@@ -119,10 +157,10 @@ def unauthorized_response() -> Response:
     return Response(body, 401, headers=headers, media_type="application/json")
 
 
-def _secret(value: object) -> bytes | None:
-    getter = getattr(value, "get_secret_value", None)
-    return getter().encode() if getter else None
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
 
 
-def _same(given: str, expected: bytes) -> bool:
-    return hmac.compare_digest(given.encode(), expected)
+def _matches(given: bytes | None, expected: bytes) -> bool:
+    # compare_digest runs even without a credential, so every key costs the same
+    return hmac.compare_digest(given or b"", expected) and given is not None

@@ -17,8 +17,6 @@ from pathlib import Path
 from api.ingest_commands import add_ingest_commands
 from graph.settings import Settings
 
-GRACEFUL_SHUTDOWN_SECONDS = 10  # see `serve`: long-lived streams are closed after it
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
@@ -86,13 +84,15 @@ def _demo(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api import serving
+
     with _metrics_directory(args.workers):
         settings = Settings()
         host, port = args.host or settings.host, args.port or settings.port
         # The app (in each worker) builds its own Settings: where it is served must
         # reach it, since the default MATCHGRAPH_PUBLIC_URL is built from it.
         os.environ["MATCHGRAPH_HOST"], os.environ["MATCHGRAPH_PORT"] = host, str(port)
-        uvicorn.run(
+        config = uvicorn.Config(
             "api.app:create_app",
             factory=True,
             host=host,
@@ -100,10 +100,15 @@ def _serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             log_level="info",
             ws="websockets-sansio",
-            # Open SSE streams and WebSockets never finish on their own: on SIGTERM or
-            # Ctrl-C, uvicorn waits this long for them, then closes them and exits.
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            # Which X-Forwarded-For to believe is MATCHGRAPH_TRUSTED_PROXIES's call
+            # (api/rate_limit.py); uvicorn's own would trust 127.0.0.1 by default.
+            proxy_headers=False,
+            # SIGTERM or Ctrl-C: the drain (api/drain.py, README "Graceful shutdown")
+            # closes subscriptions with a reason and lets running requests finish, all
+            # within MATCHGRAPH_DRAIN_SECONDS; then what is left is cut off.
+            timeout_graceful_shutdown=settings.drain_seconds,  # type: ignore[arg-type]
         )
+        serving.run(config)
     return 0
 
 

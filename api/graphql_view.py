@@ -18,6 +18,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from api import metrics
 from api.auth import ApiKeys
+from api.drain import Drain
 from api.graphiql import graphiql_response
 from api.http_media import (
     GRAPHQL_RESPONSE_CONTENT_TYPE,
@@ -30,6 +31,9 @@ from api.http_media import (
 )
 from api.legacy_ws import LegacyWSHandler
 from api.operation_guard import run_guarded
+from api.persisted.documents import PersistedDocuments
+from api.persisted.http import prepare as prepare_persisted
+from api.rate_limit import HttpRateLimits, refusal_response, refused
 from api.response_cache import ResponseCache, operation_key
 from api.ws_adapter import TextFrameWebSocketAdapter
 from graph.adapters.strawberry import GraphQLViewBase, PreExecutionError
@@ -54,6 +58,8 @@ class MatchGraphView(GraphQLViewBase[Context, None]):
 
     graphql_ws_handler_class = LegacyWSHandler
     websocket_adapter_class = TextFrameWebSocketAdapter
+    # Persisted documents (api/persisted): set by create_app; None serves documents only.
+    persisted: PersistedDocuments | None = None
 
     def __init__(
         self,
@@ -81,19 +87,27 @@ class MatchGraphView(GraphQLViewBase[Context, None]):
         # Process-wide clients the lifespan opens (task queue, model info cache, ...);
         # none until it runs.
         self.services = Services()
+        # Whose budget a request spends, its 429 and RateLimit headers (api/rate_limit.py).
+        self.rate_limits = HttpRateLimits(settings)
+        # The graceful drain every transport registers its subscriptions with (api/drain.py).
+        self.drain = Drain()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        # A request naming its document by id goes on as the request with the document,
+        # or is answered (unknown id, refused document) before anything else.
+        request, response = await self._persisted_request(request)
         # A debug answer is never cached, nor answered from the cache: its extensions
         # are for this request only.
         request.state.debug = self._debug(request)
         # Nor is a dry run: it must neither answer from a real request's entry nor leave one.
         request.state.cost_only = request.headers.get(COST_ONLY_HEADER) == "1"
         cached = self.cache is not None and not request.state.debug and not request.state.cost_only
-        response = await self._cached(request) if cached else None
+        if response is None and cached:
+            response = await self._cached(request)
         if response is None:
             try:
                 response = await self.run(request)
@@ -103,7 +117,17 @@ class MatchGraphView(GraphQLViewBase[Context, None]):
                 body = orjson.dumps(error_body(exc.reason, code))
                 response = Response(body, exc.status_code, media_type="application/json")
             self._maybe_store(request, response)
+        if self.services.rate_limiter is not None:
+            await self.rate_limits.add_headers(self.services.rate_limiter, request, response)
         await response(scope, receive, send)
+
+    async def _persisted_request(self, request: Request) -> tuple[Request, Response | None]:
+        """Persisted documents (api/persisted/http.py): the request, or the one its document
+        id stands for; or the answer to it."""
+        if self.persisted is None:
+            return request, None
+        prepared = await prepare_persisted(self.persisted, request)
+        return (request, prepared) if isinstance(prepared, Response) else (prepared, None)
 
     def _debug(self, request: Request) -> bool:
         return self.settings.effective_debug_extensions and request.headers.get(DEBUG_HEADER) == "1"
@@ -116,6 +140,11 @@ class MatchGraphView(GraphQLViewBase[Context, None]):
         if cached is not None:
             metrics.CACHE_RESULTS["hit"].inc()
             media_type = response_content_type(request.headers.get("accept"))
+            limiter = self.services.rate_limiter
+            if limiter is not None:  # a hit is charged 1; over budget, not served
+                verdict = await self.rate_limits.charge_cache_hit(limiter, request)
+                if not verdict.allowed:
+                    return refusal_response(verdict, media_type)
             headers = {CACHE_HEADER: "hit", "vary": "Accept"}
             return Response(cached, media_type=media_type, headers=headers)
         request.state.cache_key = key
@@ -166,6 +195,7 @@ class MatchGraphView(GraphQLViewBase[Context, None]):
             request=request,
             response=response,
             cost_only=cost_only,
+            client_address=self.rate_limits.client_address(request),
         )
         if isinstance(request, Request):
             request.state.graphql_context = context
@@ -194,8 +224,12 @@ class MatchGraphView(GraphQLViewBase[Context, None]):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
-        processed = process_result(result)
         context: Context | None = getattr(request.state, "graphql_context", None)
+        if context is not None and self.services.rate_limiter is not None:
+            result = await self.rate_limits.charge_unexecuted(
+                self.services.rate_limiter, context, result
+            )
+        processed = process_result(result)
         if context is not None and context.cost_only:
             context.uncacheable()
             cost = (result.extensions or {}).get("cost")
@@ -216,6 +250,10 @@ class MatchGraphView(GraphQLViewBase[Context, None]):
             if status is not None:  # nothing executed: no `data` entry
                 processed.pop("data", None)
                 context.response.status_code = status
+            if refused(context):  # over the rate limit: nothing executed
+                context.uncacheable()
+                processed.pop("data", None)
+                context.response.status_code = 429
         return processed
 
     def _maybe_store(self, request: Request, response: Response) -> None:
@@ -281,8 +319,10 @@ class MatchGraphView(GraphQLViewBase[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params
-        if self.keys.scope_of_params(params) is None:
+        scope = self.keys.scope_of_params(params)
+        if scope is None:
             raise ConnectionRejectionError({"message": "missing or invalid API key"})
+        context.auth_scope = scope  # the key's name: its budget pays for the subscriptions
         unset: UnsetType = UNSET
         return unset
 

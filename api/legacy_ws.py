@@ -1,10 +1,12 @@
-"""The legacy `graphql-ws` protocol, closing with 4403 on a bad key like the newer one."""
+"""The legacy `graphql-ws` protocol, closing with 4403 on a bad key like the newer one,
+and with 1012 at drain (api/drain.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from api.auth import ApiKeys
+from api.drain import hold_websocket
 from api.transport_ws import subscription_limit_error
 from graph.adapters.strawberry import (
     BaseGraphQLWSHandler,
@@ -18,6 +20,24 @@ FORBIDDEN = 4403
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
     """Strawberry closes a rejected legacy connection with 1011; clients expect 4403."""
+
+    async def handle(self) -> None:
+        await hold_websocket(self.view.drain, self.websocket, super().handle, self._stop_all)  # type: ignore[attr-defined]
+
+    _draining = False
+
+    async def _stop_all(self) -> None:
+        """Stop every operation without GQL_COMPLETE: a reconnecting client starts again
+        the operations it still holds (a completed one it forgets)."""
+        self._draining = True
+        for operation_id in list(self.tasks):
+            await self.cleanup_operation(operation_id)
+
+    async def send_message(self, message: Any) -> None:
+        # Strawberry sends GQL_COMPLETE for an operation it stops (even a cancelled one).
+        if self._draining and message.get("type") == "complete":
+            return
+        await super().send_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         keys: ApiKeys = self.view.keys  # type: ignore[attr-defined]

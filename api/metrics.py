@@ -48,7 +48,6 @@ from graph.taskqueue.names import LONG_JOBS, SHORT_JOBS
 # query 132, 5000 cards 20,001; the default limit is 200,000.
 COST_BUCKETS = (1, 10, 100, 1_000, 10_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 10_000_000)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-MAX_OPERATION_NAMES = 100  # distinct operation-name label values per process
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
@@ -108,11 +107,19 @@ OPERATIONS_STOPPED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+OPERATION_DURATION = Histogram(
+    "matchgraph_graphql_operation_duration_seconds",
+    "GraphQL operations from parsing to their result (a subscription: until it has "
+    "started, or was refused), by type and bounded name; response cache hits do not execute.",
+    ["operation_type", "operation_name"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
 OPERATION_COST = Histogram(
     "matchgraph_graphql_operation_cost",
     "Estimated cost of GraphQL operations before execution (IBM cost spec), executed "
     "or refused (dry runs are not counted).",
-    ["operation_type"],
+    ["operation_type", "operation_name"],
     buckets=COST_BUCKETS,
     registry=REGISTRY,
 )
@@ -127,6 +134,26 @@ GRAPHQL_ERRORS = Counter(
     "matchgraph_graphql_errors_total",
     "GraphQL errors returned, by extensions.code.",
     ["code"],
+    registry=REGISTRY,
+)
+OPERATION_ERRORS = Counter(
+    "matchgraph_graphql_operation_errors_total",
+    "GraphQL errors in the results of operations the schema ran, by operation and "
+    "extensions.code (errors answered before an operation, e.g. UNAUTHENTICATED, are not).",
+    ["operation_type", "operation_name", "code"],
+    registry=REGISTRY,
+)
+PERSISTED_QUERIES = Counter(
+    "matchgraph_persisted_queries_total",
+    "Persisted documents (api/persisted) by outcome: hit (an id resolved), registered (an "
+    "APQ document stored), not_found, mismatch (hash not the document's), invalid, refused "
+    "(not persisted, MATCHGRAPH_PERSISTED_ONLY).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+PERSISTED_QUERY_STORE_ERRORS = Counter(
+    "matchgraph_persisted_query_store_errors_total",
+    "Redis failures reading or storing APQ registrations (answered as not found).",
     registry=REGISTRY,
 )
 RESPONSE_CACHE = Counter(
@@ -159,6 +186,39 @@ SUBSCRIPTIONS_ACTIVE = Gauge(
     "matchgraph_subscriptions_active",
     "Running GraphQL subscriptions.",
     multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
+SSE_STREAMS = Gauge(
+    "matchgraph_sse_streams",
+    "Open GraphQL-over-SSE event streams at /graphql/stream, by mode (distinct, single); "
+    "they are left out of matchgraph_request_duration_seconds.",
+    ["mode"],
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
+DRAINING = Gauge(
+    "matchgraph_draining",
+    "1 while the process drains after SIGTERM (/ready answers 503), else 0.",
+    multiprocess_mode="livemax",
+    registry=REGISTRY,
+)
+RATE_LIMITED = Counter(
+    "matchgraph_rate_limited_total",
+    "Requests and subscriptions refused with RATE_LIMITED (HTTP 429), by API key name "
+    "(`address` for every client address when the service is open).",
+    ["key"],
+    registry=REGISTRY,
+)
+RATE_LIMIT_CHARGED = Counter(
+    "matchgraph_rate_limit_charged_total",
+    "Cost units charged to rate-limit budgets (MATCHGRAPH_RATE_LIMIT_COST_PER_MINUTE), by "
+    "API key name (`address` when the service is open).",
+    ["key"],
+    registry=REGISTRY,
+)
+RATE_LIMIT_STORE_ERRORS = Counter(
+    "matchgraph_rate_limit_store_errors_total",
+    "Rate-limit charges Redis failed to answer; those requests passed unchecked (fail open).",
     registry=REGISTRY,
 )
 SOURCE_ROWS = Gauge(
@@ -237,15 +297,23 @@ BUILD_INFO.labels(version=VERSION, python=platform.python_version()).set(1)
 
 # Known label values start at 0, so the first increment is a visible increase().
 CACHE_RESULTS = {result: RESPONSE_CACHE.labels(result) for result in ("hit", "miss", "uncacheable")}
+PERSISTED_OUTCOMES = ("hit", "registered", "not_found", "mismatch", "invalid", "refused")
+for _outcome in PERSISTED_OUTCOMES:
+    PERSISTED_QUERIES.labels(_outcome)
 for _code in [*Code, "OTHER"]:
     GRAPHQL_ERRORS.labels(_code)
+# `address` (an open service's one label); key names are added when the limiter starts.
+RATE_LIMITED.labels("address")
+RATE_LIMIT_CHARGED.labels("address")
 COSTED_OPERATION_TYPES = ("query", "mutation", "subscription")
 for _operation_type in COSTED_OPERATION_TYPES:
-    OPERATION_COST.labels(_operation_type)
     for _action in ("refused", "measured"):
         OPERATIONS_OVER_COST.labels(_operation_type, _action)
 for _protocol in ("graphql-transport-ws", "graphql-ws"):
     WEBSOCKET_CONNECTIONS.labels(_protocol)
+for _mode in ("distinct", "single"):
+    SSE_STREAMS.labels(_mode)
+DRAINING.set(0)
 for _spec in ALL_TABLES:
     SOURCE_ERRORS.labels(_spec.source)
 for _kind in sorted(SHORT_JOBS | LONG_JOBS):
@@ -257,12 +325,21 @@ ALL_METRICS = (
     REQUESTS_IN_PROGRESS,
     GRAPHQL_OPERATIONS,
     GRAPHQL_ERRORS,
+    OPERATION_ERRORS,
+    OPERATION_DURATION,
     OPERATION_COST,
     OPERATIONS_OVER_COST,
     RESPONSE_CACHE,
+    PERSISTED_QUERIES,
+    PERSISTED_QUERY_STORE_ERRORS,
     LOADER_BATCHES,
     WEBSOCKET_CONNECTIONS,
     SUBSCRIPTIONS_ACTIVE,
+    SSE_STREAMS,
+    DRAINING,
+    RATE_LIMITED,
+    RATE_LIMIT_CHARGED,
+    RATE_LIMIT_STORE_ERRORS,
     SOURCE_ROWS,
     SOURCE_AGE,
     SOURCE_ERRORS,
@@ -287,15 +364,18 @@ def exported_names() -> set[str]:
 
 
 class OperationNames:
-    """Client-chosen operation names as label values, bounded per process.
+    """Client-chosen operation names as label values, bounded.
 
     Names that are not plain identifiers of at most 64 characters, and every
     new name once `limit` are known, count as `other`; no name is `anonymous`.
+    The API builds one per application, so per process
+    (MATCHGRAPH_METRICS_MAX_OPERATION_NAMES): in multi-process mode each worker
+    learns its own names, and a scrape may show up to (workers * limit) of them.
     """
 
     PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
-    def __init__(self, limit: int = MAX_OPERATION_NAMES) -> None:
+    def __init__(self, limit: int) -> None:
         self.limit = limit
         self._known: set[str] = set()
         self._lock = threading.Lock()
@@ -314,10 +394,12 @@ class OperationNames:
         return name
 
 
-OPERATION_NAMES = OperationNames()
-
-
 _CODES = frozenset(code.value for code in Code)
+
+
+def persisted_query(outcome: str) -> None:
+    """One persisted-document outcome (PERSISTED_OUTCOMES)."""
+    PERSISTED_QUERIES.labels(outcome).inc()
 
 
 def graphql_error(code: str) -> None:
@@ -325,13 +407,38 @@ def graphql_error(code: str) -> None:
     GRAPHQL_ERRORS.labels(code if code in _CODES else "OTHER").inc()
 
 
-def operation_cost(operation_type: str, estimated: int, *, over: bool, refused: bool) -> None:
+def operation_error(operation_type: str, operation_name: str, code: str) -> None:
+    """One error in an operation's result: counted by code, and by operation and code."""
+    code = code if code in _CODES else "OTHER"
+    GRAPHQL_ERRORS.labels(code).inc()
+    OPERATION_ERRORS.labels(operation_type, operation_name, code).inc()
+
+
+def operation_cost(
+    operation_type: str, operation_name: str, estimated: int, *, over: bool, refused: bool
+) -> None:
     """One priced operation (graph/cost): its estimate, and whether it was over the limit."""
     if operation_type not in COSTED_OPERATION_TYPES:
         return
-    OPERATION_COST.labels(operation_type).observe(estimated)
+    OPERATION_COST.labels(operation_type, operation_name).observe(estimated)
     if over:
         OPERATIONS_OVER_COST.labels(operation_type, "refused" if refused else "measured").inc()
+
+
+def rate_limit_labels(keys: list[str]) -> None:
+    """Start each budget's series at 0 (key names, or `address`): a first refusal is then
+    a visible increase()."""
+    for key in keys:
+        RATE_LIMITED.labels(key)
+        RATE_LIMIT_CHARGED.labels(key)
+
+
+def rate_limit_charged(key: str, units: int) -> None:
+    RATE_LIMIT_CHARGED.labels(key).inc(units)
+
+
+def rate_limit_refused(key: str) -> None:
+    RATE_LIMITED.labels(key).inc()
 
 
 def source_failed(source: str) -> None:

@@ -2,16 +2,20 @@
 
 A `resolve` hook would cost 8-20 % of a large page; these hooks run a few
 times per operation whatever its size. They see every transport: HTTP
-operations (`Schema.execute`) and WebSocket ones (`Schema.subscribe`, one
-`on_stream_result` per frame). Response cache hits never execute and are
+operations (`Schema.execute`) and WebSocket and SSE ones (`Schema.subscribe`,
+one `on_stream_result` per frame). Response cache hits never execute and are
 counted by the view, as are errors made outside execution (timeouts, HTTP
 errors).
+
+Operation names come from clients: each becomes a label value through the
+application's `OperationNames` (bounded; beyond the bound, `other`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from graphql import GraphQLError
@@ -31,15 +35,23 @@ def error_code(error: GraphQLError) -> str:
 
 
 class OperationMetrics(SchemaExtension):
-    """Counts the operation (type, bounded name, outcome), its errors by code, its loader
-    batches, how its root fields ran (planned or not), running subscriptions, and its
-    estimated cost (and whether it was over the limit).
+    """Counts the operation (type, bounded name, outcome), its errors by code and by
+    operation, its loader batches, how its root fields ran (planned or not), running
+    subscriptions, its estimated cost (and whether it was over the limit), and times it.
+
+    The time runs from the operation's start (before parsing) to its result; for a
+    subscription, whose life is the client's choice, to the end of its set-up (parse,
+    validate, cost, source stream), so the histogram compares like with like.
 
     Listed after OperationScopes and before ErrorCodes: its `on_operation` ends after
     errors are coded and before the operation's loaders are dropped.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, names: metrics.OperationNames) -> None:
+        self._names = names
+        self._name: str | None = None
+        self._started = 0.0
+        self._timed = False
         self._failed = False
         self._streamed = False
         self._subscription = False
@@ -51,6 +63,8 @@ class OperationMetrics(SchemaExtension):
             metrics.SUBSCRIPTIONS_ACTIVE.inc()
         self._count_cost()  # priced just before (graph/cost): now, not when a stream ends
         yield
+        if self._subscription:
+            self._time()  # set up: from here on its time is the client's
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         self._streamed = True
@@ -58,6 +72,7 @@ class OperationMetrics(SchemaExtension):
         yield
 
     def on_operation(self) -> Iterator[None]:
+        self._started = time.perf_counter()
         try:
             yield
         except BaseException as exc:
@@ -84,11 +99,17 @@ class OperationMetrics(SchemaExtension):
                 for outcome in loaders.plans.values():
                     metrics.PLANNER_ROOT_FIELDS.labels(outcome).inc()
         self._count_cost()  # refused before this extension's on_execute began
-        name = metrics.OPERATION_NAMES.label(self.execution_context.operation_name)
+        self._time()  # a query or mutation; a subscription refused before it started
         outcome = "error" if self._failed else "ok"
-        metrics.GRAPHQL_OPERATIONS.labels(self._type(), name, outcome).inc()
+        metrics.GRAPHQL_OPERATIONS.labels(self._type(), self._label(), outcome).inc()
         if self._subscription:
             metrics.SUBSCRIPTIONS_ACTIVE.dec()
+
+    def _time(self) -> None:
+        if not self._timed:
+            self._timed = True
+            elapsed = time.perf_counter() - self._started
+            metrics.OPERATION_DURATION.labels(self._type(), self._label()).observe(elapsed)
 
     def _count_cost(self) -> None:
         report = cost_report(self.execution_context)
@@ -96,16 +117,28 @@ class OperationMetrics(SchemaExtension):
             return
         self._priced = True
         metrics.operation_cost(
-            self._type(), report.estimated, over=report.over, refused=report.refused
+            self._type(), self._label(), report.estimated, over=report.over, refused=report.refused
         )
 
     def _count_errors(self, errors: list[GraphQLError] | None) -> None:
         for error in errors or ():
             self._failed = True
-            metrics.graphql_error(error_code(error))
+            metrics.operation_error(self._type(), self._label(), error_code(error))
+
+    def _label(self) -> str:
+        """The operation's name as a label value, decided once (after parsing, which
+        names an operation the request did not name)."""
+        if self._name is None:
+            self._name = self._names.label(self.execution_context.operation_name)
+        return self._name
 
     def _type(self) -> str:
         try:
             return self.execution_context.operation_type.value
         except RuntimeError:  # unparsable, or no operation of the requested name
             return "unknown"
+
+
+def operation_metrics(names: metrics.OperationNames) -> Callable[[], OperationMetrics]:
+    """The extension factory (one extension per operation, one name bound per application)."""
+    return lambda: OperationMetrics(names)

@@ -60,11 +60,13 @@ class MetricsMiddleware:
         route = self._route(scope)
         method = scope["method"] if scope["method"] in _METHODS else "other"
         status = 500  # unless the application starts a response
+        streaming = False
 
         async def send_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, streaming
             if message["type"] == "http.response.start":
                 status = message["status"]
+                streaming = is_event_stream(message)
             await send(message)
 
         children = self._children.get((method, route))
@@ -79,7 +81,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            duration.observe(time.perf_counter() - start)
+            if not streaming:  # a stream's lifetime is no latency: matchgraph_sse_streams
+                duration.observe(time.perf_counter() - start)
             counter = self._counts.get((method, route, status))
             if counter is None:
                 counter = self._counts[method, route, status] = metrics.REQUESTS.labels(
@@ -115,6 +118,21 @@ class MetricsMiddleware:
             if len(self._routes) < _MAX_CACHED_PATHS:
                 self._routes[path] = template
         return template
+
+
+def is_event_stream(start: Message) -> bool:
+    """An `http.response.start` of a Server-Sent Events stream (/graphql/stream's streams).
+
+    Such a response lasts as long as its subscriptions (minutes, hours): observed in
+    the request-duration histogram it would crowd every bucket past the last one and
+    make its quantiles meaningless; a label of its own would fare no better with
+    latency buckets. Streams are counted in `matchgraph_requests_total` as usual and
+    open ones in `matchgraph_sse_streams`; their refusals (JSON) are observed.
+    """
+    for name, value in start.get("headers", ()):
+        if name.lower() == b"content-type":
+            return bytes(value).lower().startswith(b"text/event-stream")
+    return False
 
 
 def route_template(scope: Scope) -> str:

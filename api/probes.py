@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.drain import Drain
 from graph.health import VERSION, current_health, degraded_parts
 from graph.services import Services
 from graph.sources.snapshots import Sources, TableStatus
@@ -16,6 +17,11 @@ from graph.sources.snapshots import Sources, TableStatus
 def _sources(request: Request) -> Sources:
     sources: Sources = request.app.state.sources
     return sources
+
+
+def _drain(request: Request) -> Drain:
+    drain: Drain = request.app.state.drain
+    return drain
 
 
 def _services(request: Request) -> Services:
@@ -47,11 +53,13 @@ async def health(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    """503 until every source that exists has been loaded once; lists what is degraded."""
+    """503 until every source that exists has been loaded once, and again from SIGTERM on
+    (draining: load balancers stop routing here, api/drain.py); lists what is degraded."""
     statuses = _sources(request).status()
-    is_ready = all(s.loaded for s in statuses)
+    draining = _drain(request).draining
+    is_ready = all(s.loaded for s in statuses) and not draining
     body = {
-        "status": "ready" if is_ready else "not ready",
+        "status": "draining" if draining else "ready" if is_ready else "not ready",
         "missing": [s.source for s in statuses if not s.loaded],
         "degraded": degraded_parts(_sources(request), _services(request).health_checks),
         "sources": [_source_json(s) for s in statuses],

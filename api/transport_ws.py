@@ -1,4 +1,5 @@
-"""The `graphql-transport-ws` protocol: Strawberry's handler, with a coded limit error."""
+"""The `graphql-transport-ws` protocol: Strawberry's handler, with a coded limit error
+and a drain that closes with 1012 (api/drain.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from api.drain import hold_websocket
 from graph.adapters.strawberry import BaseGraphQLTransportWSHandler, SubscribeMessage
 from graph.errors import Code
 
@@ -20,6 +22,14 @@ def subscription_limit_error(limit: int) -> GraphQLError:
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """Strawberry refuses an operation beyond the limit with an error that has no code."""
+
+    async def handle(self) -> None:
+        await hold_websocket(self.view.drain, self.websocket, super().handle, self._stop_all)  # type: ignore[attr-defined]
+
+    async def _stop_all(self) -> None:
+        """Cancel every operation without `complete`: the client subscribes them again."""
+        for operation_id in list(self.operations):
+            await self.cleanup_operation(operation_id)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         limit = self.max_subscriptions_per_connection

@@ -43,6 +43,7 @@ class LoadSpec:
     count_token: str
     expect: int
     cache: str = ""  # expected x-matchgraph-cache header ("" = not checked)
+    headers: tuple[tuple[str, str], ...] = ()  # extra request headers (e.g. X-API-Key)
 
 
 GENERATORS = ("asyncio", "wrk")
@@ -160,6 +161,7 @@ def wrk_script(spec: LoadSpec) -> str:
     lines = [
         f"wrk.method = {_lua_string(spec.method)}",
         'wrk.headers["Content-Type"] = "application/json"',
+        *(f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in spec.headers),
         f"wrk.body = {_lua_string(body)}" if spec.body is not None and not varying else "",
         f"local head, tail = {_lua_string(head)}, {_lua_string(tail)}",
         f'local pattern = ({_lua_string(spec.count_token)}):gsub("%p", "%%%0")',

@@ -51,7 +51,8 @@ class Requests:
     def __init__(self, spec: LoadSpec, tag: str) -> None:
         parts = urlsplit(spec.url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.head = f"{spec.method} {spec.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        extra = "".join(f"{name}: {value}\r\n" for name, value in spec.headers)
+        self.head = f"{spec.method} {spec.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n{extra}"
         body = spec.body
         self.varying = body is not None and NONCE in body
         self.parts = body.split(NONCE, 1) if body is not None and self.varying else None

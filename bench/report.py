@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from bench import REPO
-from bench.scenarios import analytics, hol, push, scale, versions
+from bench.scenarios import analytics, hol, push, scale, surface, versions
 
 
 def _git(*args: str) -> str | None:
@@ -70,6 +70,7 @@ def table(results: dict[str, Any]) -> str:
         ("live", _live),
         ("versions", versions.render),
         ("push", push.render),
+        ("surface", surface.render),
         ("analytics", analytics.render),
     ):
         if name in scenarios:

@@ -6,6 +6,7 @@
     python -m bench.run --scenarios live [--live-jobs 200] [--live-seconds 15]
     python -m bench.run --scenarios versions --versions-base REV [--versions-clients 20]
     python -m bench.run --scenarios push [--quick]     # liveScoreUpdates: commit -> client
+    python -m bench.run --scenarios surface [--page-seconds 20]  # keys, rate limit, APQ
     python -m bench.run --scenarios analytics [--full] [--analytics-sizes 20000,500000]
     python -m bench.run --scenarios cards,hol --versions-base REV   # + our API at REV
 
@@ -36,10 +37,32 @@ from bench.data import DataFacts, ensure_demo, facts, made_by, middle_match_id
 from bench.load import GENERATORS
 from bench.queries import CARDS, CARDS_SIZE, PAGE, PAGE_SIZE, graphql_payload
 from bench.report import machine, table, utc_now, write
-from bench.scenarios import analytics, batches, cards, hol, live, page, push, scale, versions
+from bench.scenarios import (
+    analytics,
+    batches,
+    cards,
+    hol,
+    live,
+    page,
+    push,
+    scale,
+    surface,
+    versions,
+)
 from bench.systems import BASE, GQLCORE, BenchError, Server, Servers, baseline, ours
 
-SCENARIOS = ("cards", "page", "batches", "hol", "scale", "analytics", "live", "versions", "push")
+SCENARIOS = (
+    "cards",
+    "page",
+    "batches",
+    "hol",
+    "scale",
+    "analytics",
+    "live",
+    "versions",
+    "push",
+    "surface",
+)
 ALIASES = {"memory": "scale"}  # the scale scenario grew out of `memory`
 # `live` takes about 3.5 minutes (arq-default needs ~0.5 s a job): asked for by name, like
 # `push` (it runs a redis-server of its own).
@@ -288,6 +311,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 clients=opts["live_clients"],
                 seconds=opts["live_seconds"],
                 warmup_jobs=3 if opts["quick"] else live.WARMUP_JOBS,
+            )
+        if "surface" in opts["scenarios"]:
+            print("surface ...", flush=True)
+            results["scenarios"]["surface"] = surface.run(
+                data_dir,
+                work_dir,
+                match_id=middle_match_id(data_dir),
+                seconds=opts["page_seconds"],
             )
         if "push" in opts["scenarios"]:
             print("push ...", flush=True)

@@ -12,6 +12,7 @@ import strawberry
 
 from graph.execution import OperationStop
 from graph.loaders import BatchLoader, SnapshotLoader
+from graph.ratelimit.limiter import Verdict
 from graph.services import Services
 from graph.settings import Settings
 from graph.sources.livescores import LiveScoreRepository
@@ -89,6 +90,11 @@ class Context:
     # A dry run (`X-Matchgraph-Cost-Only: 1`): price the operation, execute nothing
     # (graph/cost/analysis.py).
     cost_only: bool = False
+    # The client's address as the API believes it (MATCHGRAPH_TRUSTED_PROXIES): whose
+    # rate-limit budget an open service charges.
+    client_address: str | None = None
+    # The rate limiter's verdict on this (HTTP) operation, for its status and headers.
+    rate_limit: Verdict | None = None
 
     def uncacheable(self) -> None:
         self.cacheable = False

@@ -5,7 +5,7 @@ resolvers prime a loader with the keys of a page in one batch (`prime_many`),
 and field resolvers then read primed values synchronously (`get`), which
 avoids an awaitable per field; keys nobody primed go through aiodataloader's
 usual batching (`load`). Either way a page of any size costs one batch per
-field kind, which `batches` counts.
+field kind, which `batches` counts (and, with tracing on, one span per batch).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from aiodataloader import DataLoader
+
+from graph import tracing
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -62,7 +64,8 @@ class SnapshotLoader(DataLoader[K, V], Generic[K, V]):
 
     def _lookup_counted(self, keys: Sequence[K]) -> list[V]:
         self._batches[self.name] += 1
-        return self._lookup(keys)
+        with tracing.loader_batch(self.name, len(keys)):
+            return self._lookup(keys)
 
 
 class PageKeys:
@@ -108,7 +111,8 @@ class BatchLoader(DataLoader[K, V], Generic[K, V]):
 
     async def _batch_load(self, keys: list[K]) -> list[V]:
         self._batches[self.name] += 1
-        return await self._lookup(keys)
+        with tracing.loader_batch(self.name, len(keys)):
+            return await self._lookup(keys)
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

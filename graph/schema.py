@@ -25,8 +25,10 @@ from graph.fastpath import install_attribute_resolvers
 from graph.livescores import IngestResult
 from graph.matches import Match
 from graph.mutations import Mutation
+from graph.operation_spans import ExecuteSpan, OperationSpans
 from graph.planner.execution import PlannedExecutionContext
 from graph.queries import Query
+from graph.ratelimit.extension import RateLimiting
 from graph.regions import Region
 from graph.scalars import SCALAR_OVERRIDES
 from graph.settings import Settings
@@ -54,7 +56,10 @@ def _extensions(settings: Settings, observers: Sequence[Any] = ()) -> list[Any]:
         max_merge_cost=settings.max_field_merge_cost,
     )
     cache_size = settings.document_cache_size
+    # Tracing's span extensions, only when it is on (graph/operation_spans.py says why here).
+    first, execute = ([OperationSpans], [ExecuteSpan]) if settings.otel_enabled else ([], [])
     extensions: list[Any] = [
+        *first,
         limits,
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: CodedParserCache(maxsize=cache_size),
@@ -62,7 +67,10 @@ def _extensions(settings: Settings, observers: Sequence[Any] = ()) -> list[Any]:
         # The first extension with an on_execute hook: it may refuse the operation
         # before any other has begun (graph/cost/analysis.py).
         cost_analysis(max_cost=settings.max_cost, enforce=settings.cost_mode == "enforce"),
+        # Charges the estimate to the key's (or address's) budget; over it, nothing runs.
+        RateLimiting,
         OperationScopes,
+        *execute,
         # Inside the operation's scope, around ErrorCodes: they see coded errors and loaders.
         *observers,
         ErrorCodes,

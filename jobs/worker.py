@@ -397,6 +397,25 @@ async def run_workers(settings: Settings, queues: list[str], *, burst: bool = Fa
         except asyncio.CancelledError:
             log.info("worker stopping")
         finally:
+            await finish_running_jobs(workers, settings.drain_seconds)
             for worker in workers:
                 await worker.close()
             await resources.close()
+
+
+async def finish_running_jobs(workers: list[PushWorker], within: float) -> None:
+    """SIGTERM's drain: no new job starts (the run loops are cancelled); running ones get
+    `within` seconds (MATCHGRAPH_DRAIN_SECONDS) to finish.
+
+    arq's `close()` then cancels what still runs (`handle_sig`), and arq's `run_job`
+    takes a cancelled job as "cancelled, will be run again": the job is put back on
+    its queue (counting a try) for another worker. Without this wait a live prediction
+    that was a few milliseconds from done would be handed back too.
+    """
+    running = [t for w in workers for t in w.tasks.values() if not t.done()]
+    if not running:
+        return
+    log.info("waiting up to %.0f s for %d running job(s)", within, len(running))
+    _, left = await asyncio.wait(running, timeout=within)
+    if left:
+        log.info("%d job(s) still running: handed back to their queue", len(left))

@@ -265,7 +265,8 @@ async def test_over_the_limit_nothing_executes(
     refused = sample(
         "matchgraph_graphql_operations_over_cost_total", operation_type="query", action="refused"
     )
-    costed = sample("matchgraph_graphql_operation_cost_count", operation_type="query")
+    anonymous = {"operation_type": "query", "operation_name": "anonymous"}
+    costed = sample("matchgraph_graphql_operation_cost_count", **anonymous)
     body = await api.graphql(PAGE, {"f": 5000}, headers=DEBUG)
     assert body["data"] is None
     (error,) = body["errors"]
@@ -292,7 +293,7 @@ async def test_over_the_limit_nothing_executes(
         )
         == refused + 2
     )
-    assert sample("matchgraph_graphql_operation_cost_count", operation_type="query") == costed + 2
+    assert sample("matchgraph_graphql_operation_cost_count", **anonymous) == costed + 2
     # under the limit, the same server executes (the counter does see executions)
     small = await api.graphql(PAGE, {"f": 100})
     assert len(small["data"]["matches"]["edges"]) == 100

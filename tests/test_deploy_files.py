@@ -176,3 +176,64 @@ def test_dashboard_panels_use_the_provisioned_datasource() -> None:
             if panel["type"] != "row":
                 assert panel["datasource"]["uid"] == uid, panel["title"]
                 assert panel["targets"], panel["title"]
+
+
+def test_dashboard_shows_operation_time_cost_and_rate_limits() -> None:
+    """The slowest operations, cost by operation and rate-limited requests (issue 10), each
+    from a metric the API exports, with the labels the panel groups by."""
+    from api.metrics import exported_names
+
+    panels = {
+        panel["title"]: " ".join(target["expr"] for target in panel["targets"])
+        for dashboard in JSON_FILES
+        for panel in json.loads(dashboard.read_text())["panels"]
+        if panel["type"] != "row"
+    }
+    wanted = {
+        "Slowest operations (p99)": (
+            "matchgraph_graphql_operation_duration_seconds",
+            "by (le, operation_type, operation_name)",
+        ),
+        "Estimated cost by operation (p95)": (
+            "matchgraph_graphql_operation_cost",
+            "by (le, operation_name)",
+        ),
+        "Rate-limited / s": ("matchgraph_rate_limited_total", "by (key)"),
+        "Errors by operation": (
+            "matchgraph_graphql_operation_errors_total",
+            "operation_name, code",
+        ),
+    }
+    for title, (metric, grouping) in wanted.items():
+        assert metric in exported_names(), metric
+        assert metric in panels[title] and grouping in panels[title], title
+    assert panels["Slowest operations (p99)"].startswith("topk(10, histogram_quantile(0.99,")
+
+
+def _deployment(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "k8s" / name).read_text())
+    return loaded
+
+
+def _drain_seconds(container: dict[str, Any]) -> float:
+    """MATCHGRAPH_DRAIN_SECONDS as the container sees it: its own env, else the ConfigMap."""
+    for item in container.get("env", []):
+        if item["name"] == "MATCHGRAPH_DRAIN_SECONDS":
+            return float(item["value"])
+    configmap = yaml.safe_load((DEPLOY / "k8s" / "configmap.yaml").read_text())
+    return float(configmap["data"]["MATCHGRAPH_DRAIN_SECONDS"])
+
+
+@pytest.mark.parametrize("name", ["api-deployment.yaml", "worker-deployment.yaml"])
+def test_grace_period_outlasts_prestop_and_drain(name: str) -> None:
+    """Kubernetes SIGKILLs at terminationGracePeriodSeconds, counted from the preStop hook:
+    the hook's sleep and the whole drain (README "Graceful shutdown") must fit, with room."""
+    spec = _deployment(name)["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep", command
+    pre_stop = float(command[1])
+    drain = _drain_seconds(container)
+    assert pre_stop > 0 and drain > 0
+    margin = 5
+    assert spec["terminationGracePeriodSeconds"] >= pre_stop + drain + margin, (pre_stop, drain)

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import websockets
 from graph.settings import Settings
 from tests import feed_samples
 from tests.fixtures.server import LiveServer, ServeFactory
-from tests.fixtures.worker import WorkerProcess
+from tests.fixtures.worker import WorkerProcess, redis_url
 from tests.fixtures.ws import LEGACY_WS, TRANSPORT_WS, subscribe
 
 JS_DIR = Path(__file__).parent / "js"
@@ -110,6 +111,31 @@ def test_apollo_client_http_link_and_graphql_ws_link(live: LiveServer, upcoming:
     assert len(edges) == 2 and all(isinstance(e["node"]["matchId"], int) for e in edges)
     # Apollo asks for the GraphQL-over-HTTP media type first, and gets it.
     assert result["responseContentType"].startswith("application/graphql-response+json")
+
+
+def test_apollo_persisted_query_link(serve: ServeFactory, demo_dir: Path, redis_db: int) -> None:
+    """Apollo Client's createPersistedQueryLink (automatic persisted queries, api/persisted):
+    hash only, PERSISTED_QUERY_NOT_FOUND, the link's retry with the document; then other
+    clients' hash-only requests (POST, and GET) are answered."""
+    tag = uuid.uuid4().hex[:8]
+    server = serve(
+        data_dir=demo_dir, redis_url=redis_url(redis_db), redis_namespace=f"apq-js-{tag}"
+    )
+    result = run_node("apollo-persisted.mjs", server.url + "/graphql", tag)
+    assert "error" not in result, result
+    first, second, third = result["clients"]
+    assert [(r["method"], r["hashOnly"], r["code"]) for r in first["requests"]] == [
+        ("POST", True, "PERSISTED_QUERY_NOT_FOUND"),
+        ("POST", False, None),  # the retry, with the document (and its hash: registered)
+    ]
+    assert first["requests"][1]["withQuery"]
+    edges = first["data"][f"m{tag}"]["edges"]
+    assert len(edges) == 2 and all(isinstance(e["node"]["matchId"], int) for e in edges)
+    for later, method in ((second, "POST"), (third, "GET")):
+        assert [(r["method"], r["hashOnly"], r["code"]) for r in later["requests"]] == [
+            (method, True, None)
+        ], later
+        assert later["data"] == first["data"]
 
 
 def test_graphql_ws_client_with_an_api_key(

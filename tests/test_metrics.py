@@ -35,6 +35,7 @@ from graph.settings import Settings
 from graph.sources.tables import DRIFT, ODDS, PREDICTIONS
 from graph.taskqueue.workers import health_key, health_payload
 from tests import datasets
+from tests.fixtures.promtool import check_metrics
 from tests.fixtures.server import LiveServer, ServeFactory
 from tests.fixtures.worker import OwnRedis
 from tests.fixtures.ws import TRANSPORT_WS
@@ -131,13 +132,24 @@ async def test_requests_operations_errors_and_cache_hits_are_counted(
     assert delta("matchgraph_requests_total", method="GET", route="/metrics", status="200") == 1
     # The cache hit is not executed: one operation per distinct request.
     query = {"operation_type": "query"}
-    page, bad_name = (metrics.OPERATION_NAMES.label(n) for n in ("MetricsPage", "MetricsBad"))
+    names = small_api.app.state.operation_names
+    page, bad_name = (names.label(n) for n in ("MetricsPage", "MetricsBad"))
     operations = "matchgraph_graphql_operations_total"
     ok = delta(operations, **query, operation_name=page, outcome="ok")
     failed = delta(operations, **query, operation_name=bad_name, outcome="error")
     assert (ok, failed) == (1, 1)
     assert delta("matchgraph_graphql_errors_total", code="BAD_USER_INPUT") == 1
     assert delta("matchgraph_graphql_errors_total", code="INTERNAL") == 0
+    by_operation = "matchgraph_graphql_operation_errors_total"
+    assert delta(by_operation, **query, operation_name=bad_name, code="BAD_USER_INPUT") == 1
+    assert delta(by_operation, **query, operation_name=page, code="BAD_USER_INPUT") == 0
+    for name in (page, bad_name):  # timed and priced once each, under their own names
+        labels = {**query, "operation_name": name}
+        assert delta("matchgraph_graphql_operation_duration_seconds_count", **labels) == 1
+        assert delta("matchgraph_graphql_operation_duration_seconds_sum", **labels) > 0
+        assert delta("matchgraph_graphql_operation_cost_count", **labels) == 1
+    # matches 1 + 5 * (edge 1 + node 1 + prediction 1)
+    assert delta("matchgraph_graphql_operation_cost_sum", **query, operation_name=page) == 16
     cache = "matchgraph_response_cache_requests_total"
     assert delta(cache, result="hit") == 1
     assert delta(cache, result="miss") == 1
@@ -159,6 +171,7 @@ async def test_every_exported_metric_has_samples(small_api: LiveServer) -> None:
     await small_api.graphql(
         "{ matches(first: 1) { edges { node { prediction { probaHome } liveScore { status } } } } }"
     )
+    await small_api.graphql("{ matches(first: 999999) { totalCount } }")  # an operation's error
     samples = await scrape(small_api)
     names = {name for name, _ in samples}
     missing = {
@@ -200,10 +213,14 @@ async def test_source_gauges_follow_files_and_count_a_corrupt_replacement(
     assert sample(after, "matchgraph_source_rows", source=pred) == 53  # last good stays
 
 
-async def test_operation_names_are_capped(small_api: LiveServer) -> None:
-    limit = metrics.OPERATION_NAMES.limit
-    before = await scrape(small_api)
-    async with small_api.client() as client:
+async def test_operation_names_are_capped(
+    serve: ServeFactory, small_dir: Path, dead_redis_url: str
+) -> None:
+    limit = 5  # MATCHGRAPH_METRICS_MAX_OPERATION_NAMES
+    capped = serve(data_dir=small_dir, redis_url=dead_redis_url, metrics_max_operation_names=limit)
+    assert capped.app.state.operation_names.limit == limit
+    before = await scrape(capped)
+    async with capped.client() as client:
         for i in range(limit + 10):
             response = await client.post(
                 "/graphql", json={"query": f"query CapName{i} {{ __typename }}"}
@@ -215,14 +232,23 @@ async def test_operation_names_are_capped(small_api: LiveServer) -> None:
         )
         assert response.json()["data"] == {"__typename": "Query"}
         await client.post("/graphql", json={"query": "{ __typename }"})
-    after = await scrape(small_api)
+    after = await scrape(capped)
+    # Every family labelled by operation name is capped alike (the other servers of this
+    # process have their own names, none of them CapName*).
+    for family in (
+        "matchgraph_graphql_operations_total",
+        "matchgraph_graphql_operation_duration_seconds_count",
+        "matchgraph_graphql_operation_cost_count",
+    ):
+        names = {dict(labels)["operation_name"] for name, labels in after if name == family}
+        assert {n for n in names if n.startswith("CapName")} == {
+            f"CapName{i}" for i in range(limit)
+        }, family
+        assert too_long not in names
     operations = "matchgraph_graphql_operations_total"
-    names = {dict(labels)["operation_name"] for name, labels in after if name == operations}
-    assert len(names - {"other", "anonymous"}) <= limit
-    assert too_long not in names and f"CapName{limit + 9}" not in names
     labels = {"operation_type": "query", "outcome": "ok"}
     others = count(after, operations, **labels, operation_name="other")
-    assert others - count(before, operations, **labels, operation_name="other") >= 11
+    assert others - count(before, operations, **labels, operation_name="other") == 11
     anonymous = count(after, operations, **labels, operation_name="anonymous")
     assert anonymous - count(before, operations, **labels, operation_name="anonymous") == 1
 
@@ -309,6 +335,8 @@ async def test_websocket_connections_and_subscriptions_are_gauged(
 ) -> None:
     api = serve(data_dir=small_dir, redis_url=own_redis.url)
     connections = ("matchgraph_websocket_connections", {"protocol": TRANSPORT_WS})
+    name = api.app.state.operation_names.label("Follow")
+    follow = {"operation_type": "subscription", "operation_name": name}
     before = await scrape(api)
     async with websockets.connect(api.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
@@ -319,6 +347,9 @@ async def test_websocket_connections_and_subscriptions_are_gauged(
         during = await scrape(api)
         assert sample(during, connections[0], **connections[1]) == 1
         assert sample(during, "matchgraph_subscriptions_active") == 1
+        # Timed once set up, while it still runs: its lifetime is not an operation's duration.
+        timed = ("matchgraph_graphql_operation_duration_seconds_count", follow)
+        assert count(during, timed[0], **timed[1]) - count(before, timed[0], **timed[1]) == 1
         await ws.send(json.dumps({"id": "1", "type": "complete"}))
     deadline = time.monotonic() + 10
     while True:
@@ -329,9 +360,9 @@ async def test_websocket_connections_and_subscriptions_are_gauged(
         assert time.monotonic() < deadline, "the connection was never counted out"
         await asyncio.sleep(0.05)
     operations = "matchgraph_graphql_operations_total"
-    name = metrics.OPERATION_NAMES.label("Follow")  # `other` once the cap test filled the names
-    labels = {"operation_type": "subscription", "operation_name": name, "outcome": "ok"}
+    labels = {**follow, "outcome": "ok"}
     assert count(after, operations, **labels) - count(before, operations, **labels) == 1
+    assert count(after, timed[0], **timed[1]) - count(before, timed[0], **timed[1]) == 1
 
 
 # -- multi-process mode: a real `matchgraph serve --workers 2` ---------------------------
@@ -416,6 +447,8 @@ def test_multiprocess_mode_sums_the_workers(two_workers: tuple[str, Path]) -> No
         assert math.isnan(sample(samples, "matchgraph_queue_depth", queue=SHORT_QUEUE))
         assert sample(samples, "matchgraph_source_rows", source=PREDICTIONS.source) == 200
     assert "process_resident_memory_bytes" not in {name for name, _ in samples}
+    # The merged exposition of the workers passes promtool too.
+    check_metrics(httpx.get(f"{url}/metrics", timeout=10, headers={"Connection": "close"}).text)
 
     # A worker dies: uvicorn starts another, its live gauges go, its counts stay.
     victim = min(workers)

@@ -22,17 +22,24 @@ issued to an authenticated `PUT` (what a browser's `EventSource`, which sends
 no headers, needs). A request naming a reservation made with another key is
 403. GraphQL errors (parse, validation, limits, execution) travel as `next`
 events with `extensions.code`, as over WebSocket.
+
+Drain (SIGTERM, api/drain.py): every open stream is registered; each of its
+operations gets a last `next` with a SHUTTING_DOWN error and the stream ends
+without `complete` (EventStream.shut_down); meanwhile every request but DELETE
+is refused with 503 SHUTTING_DOWN.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from api import metrics
 from api.auth import unauthorized_response
 from api.graphql_view import MatchGraphView
 from api.sse.operations import limit_error, results
@@ -59,6 +66,11 @@ from graph.context import Context, build_context
 from graph.errors import Code
 
 StreamRun = Callable[[Send, Receive], Awaitable[None]]
+SHUTTING_DOWN_MESSAGE = "The server is shutting down: reconnect (another replica serves)"
+# The last `next` of each operation on a stream the drain ends (no `complete` follows).
+SHUTTING_DOWN_PAYLOAD = {
+    "errors": [{"message": SHUTTING_DOWN_MESSAGE, "extensions": {"code": Code.SHUTTING_DOWN.value}}]
+}
 PUT_ACCEPTS = frozenset({"*/*", "text/*", "text/plain"})
 POST_ACCEPTS = frozenset(
     {"*/*", "application/*", "application/json", "application/graphql-response+json"}
@@ -76,10 +88,15 @@ class GraphQLStream:
         self.view = view
         self.keep_alive = keep_alive
         self.reservations = Reservations(max_operations=view.settings.max_subscriptions)
+        view.drain.add(self.reservations.drop_unopened)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         try:
+            if self.view.drain.draining and request.method != "DELETE":
+                # New streams, reservations and operations go to another replica; the
+                # client's retry takes a 503 as a NetworkError (retried).
+                raise Refusal(503, SHUTTING_DOWN_MESSAGE, Code.SHUTTING_DOWN)
             answer = await self._dispatch(request)
         except Unauthorized:
             answer = unauthorized_response()
@@ -132,7 +149,10 @@ class GraphQLStream:
         reservation.opened = True  # now, before any await: a second request gets 409
 
         async def run(send: Send, receive: Receive) -> None:
-            await self.reservations.serve(reservation, send, receive, keep_alive=self.keep_alive)
+            with self._held(reservation, "single"):
+                await self.reservations.serve(
+                    reservation, send, receive, keep_alive=self.keep_alive
+                )
 
         return run
 
@@ -142,7 +162,8 @@ class GraphQLStream:
         stream.start(None, self._results(request, params, scope), last=True)
 
         async def run(send: Send, receive: Receive) -> None:
-            await stream.pump(send, receive, keep_alive=self.keep_alive)
+            with self._held(stream, "distinct"):
+                await stream.pump(send, receive, keep_alive=self.keep_alive)
 
         return run
 
@@ -175,6 +196,23 @@ class GraphQLStream:
             raise Refusal(404, "Stream not found: reserve one with PUT", Code.NOT_FOUND) from None
         return Response(status_code=202)
 
+    @contextlib.contextmanager
+    def _held(self, stream: EventStream, mode: str) -> Iterator[None]:
+        """An open stream: counted in `matchgraph_sse_streams`, ended by the drain."""
+
+        async def shut_down() -> None:
+            for _ in range(len(stream.operations)):
+                metrics.graphql_error(Code.SHUTTING_DOWN)
+            await stream.shut_down(SHUTTING_DOWN_PAYLOAD)
+
+        gauge = metrics.SSE_STREAMS.labels(mode)
+        gauge.inc()
+        try:
+            with self.view.drain.track(shut_down):
+                yield
+        finally:
+            gauge.dec()
+
     def _check_owner(self, reservation: Reservation, scope: str) -> None:
         if scope != reservation.auth_scope:
             raise Refusal(
@@ -194,6 +232,7 @@ class GraphQLStream:
                 per_operation=True,
                 auth_scope=scope,
                 request=request,
+                client_address=view.rate_limits.client_address(request),
             )
 
         return results(self.view.schema, params, new_context)

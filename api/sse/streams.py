@@ -95,6 +95,18 @@ class EventStream:
         if task is not None:
             task.cancel()
 
+    async def shut_down(self, payload: dict[str, Any]) -> None:
+        """End the stream for a drain (api/drain.py): each running operation's last event
+        is a `next` carrying `payload` (the SHUTTING_DOWN error), and no `complete`
+        follows. graphql-sse's client (2.6.1, lib/client.mjs `connect`) takes a stream
+        that ends while operations wait for `complete` as a NetworkError and retries
+        them (a `complete` would end them for good; an unknown event type is fatal)."""
+        running = list(self.operations)
+        await self.close()
+        for key in running:
+            await self._queue.put(next_event(payload, key or None))
+        await self._queue.put(None)
+
     async def close(self) -> None:
         """Cancel every operation and wait until each has unwound."""
         self.closed = True
@@ -172,6 +184,14 @@ class Reservations:
     def get(self, token: str | None) -> Reservation | None:
         reservation = self._by_token.get(token) if token else None
         return None if reservation is None or reservation.closed else reservation
+
+    async def drop_unopened(self) -> None:
+        """Forget every reservation whose stream is not open (at drain: its client reserves
+        again, elsewhere); open ones end with their streams."""
+        for token, reservation in list(self._by_token.items()):
+            if not reservation.opened:
+                del self._by_token[token]
+                await reservation.close()
 
     def _expire(self, reservation: Reservation) -> None:
         if not reservation.opened and self._by_token.get(reservation.token) is reservation:

@@ -97,7 +97,7 @@ def run(
         shift = round_no % len(plan)
         for spec in [*plan[shift:], *plan[:shift]]:
             bursts[spec.label].append(burst_of(spec, burst, round_no, warmup))
-    systems = {label: _combine(results) for label, results in bursts.items()}
+    systems = {label: combine(results) for label, results in bursts.items()}
     return {
         "page_size": plan[0].expect,
         "connections": CONNECTIONS,
@@ -107,11 +107,11 @@ def run(
         "warmup_seconds": warmup,
         "systems": systems,
         "bursts": bursts,
-        "ratios": {f"{a}/{b}": _compare(systems[a], systems[b]) for a, b in COMPARISONS},
+        "ratios": {f"{a}/{b}": compare(systems[a], systems[b]) for a, b in COMPARISONS},
     }
 
 
-def _combine(results: list[dict[str, Any]]) -> dict[str, float]:
+def combine(results: list[dict[str, Any]]) -> dict[str, float]:
     """One system's bursts together (their raw samples are dropped afterwards)."""
     requests = sum(r["requests"] for r in results)
     duration = sum(r["duration_s"] for r in results)
@@ -139,7 +139,7 @@ def _combine(results: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def _compare(ours: dict[str, float], other: dict[str, float]) -> dict[str, float]:
+def compare(ours: dict[str, float], other: dict[str, float]) -> dict[str, float]:
     return {
         "rps": ratio(ours["rps"], other["rps"]),
         "p99": ratio(ours["p99_ms"], other["p99_ms"]),

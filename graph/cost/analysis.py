@@ -39,12 +39,14 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from graph import tracing
 from graph.adapters.strawberry import graphql_core_schema
 from graph.cost.estimate import CostModel, operation_fragments
 from graph.errors import Code, GraphError
 
 log = logging.getLogger("matchgraph.cost")
 _REPORT = "_matchgraph_cost"  # where the report rides on Strawberry's ExecutionContext
+COST_SPAN = "matchgraph.cost"  # the estimate's span, when tracing is on (graph/tracing.py)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,13 @@ class CostReport:
 
     def extensions(self) -> dict[str, int]:
         return {"estimated": self.estimated, "limit": self.limit}
+
+    def span_attributes(self) -> dict[str, int | bool]:
+        return {
+            "matchgraph.cost.estimated": self.estimated,
+            "matchgraph.cost.limit": self.limit,
+            "matchgraph.cost.refused": self.refused,
+        }
 
 
 def cost_report(execution_context: ExecutionContext) -> CostReport | None:
@@ -100,7 +109,10 @@ class CostAnalysis(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         dry_run = bool(getattr(context.context, "cost_only", False))
-        priced = self._price(dry_run)
+        with tracing.span(COST_SPAN) as span:
+            priced = self._price(dry_run)
+            if span is not None and isinstance(priced, CostReport):
+                span.set_attributes(priced.span_attributes())
         if isinstance(priced, CostReport):
             setattr(context, _REPORT, priced)
             if priced.refused or priced.dry_run:

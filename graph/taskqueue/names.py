@@ -73,3 +73,15 @@ class RedisNames:
     def worker_health_prefix(self) -> str:
         """+ queue + ":" + worker name: each worker's heartbeat."""
         return f"{self.namespace}:worker:"
+
+    def rate_limit_key(self, subject: str) -> str:
+        """One rate-limit budget's theoretical arrival time (graph/ratelimit), shared by
+        every API replica; `subject` is `key:<key name>` or `address:<client address>`."""
+        return f"{self.namespace}:rate-limit:{subject}"
+
+    @property
+    def persisted_query_prefix(self) -> str:
+        """+ a document's sha256 (hex): one automatic persisted query's document
+        (api/persisted), shared by every API replica; `index`, `sizes` and `bytes` after
+        the prefix are the keys that bound their total."""
+        return f"{self.namespace}:apq:"
