@@ -8,6 +8,11 @@ STAMP := $(VENV)/.installed
 JS := tests/js
 JS_STAMP := $(JS)/node_modules/.installed
 
+# promtool (Prometheus's checker: tests run /metrics, the alert rules and the dashboard's
+# queries through it): the binary alone from Debian's prometheus package, unpacked into the
+# venv (no daemon, no user, about 20 MB); one already on PATH is linked instead.
+PROMTOOL := $(BIN)/promtool
+
 .PHONY: up check lint types test schema bench clean
 
 # First run: a few minutes of downloads. Not --quiet: pip says what it fetches and
@@ -28,6 +33,17 @@ $(JS_STAMP): $(JS)/package.json $(JS)/package-lock.json
 	cd $(JS) && npm ci
 	touch $(JS_STAMP)
 
+$(PROMTOOL): | $(STAMP)
+	@if command -v promtool >/dev/null 2>&1; then \
+	  ln -sf "$$(command -v promtool)" $(PROMTOOL); \
+	else \
+	  echo "==> promtool into $(BIN) (Debian's prometheus package, binary only)"; \
+	  tmp=$$(mktemp -d) && chmod 755 $$tmp && dest=$$(realpath $(BIN)) && cd $$tmp && \
+	  { apt-get download prometheus || { apt-get update && apt-get download prometheus; }; } && \
+	  dpkg-deb -x prometheus_*.deb root && install -m 0755 root/usr/bin/promtool $$dest/promtool; \
+	  rc=$$?; rm -rf $$tmp; exit $$rc; \
+	fi
+
 up: $(STAMP)
 	@echo "==> matchgraph up: demo data if missing (with progress), Redis, one worker, the API"
 	$(BIN)/matchgraph up
@@ -43,7 +59,7 @@ types: $(STAMP)
 	@echo "==> types (mypy)"
 	$(BIN)/mypy
 
-test: $(STAMP) $(JS_STAMP)
+test: $(STAMP) $(JS_STAMP) $(PROMTOOL)
 	@echo "==> tests (pytest)"
 	$(BIN)/pytest
 

@@ -8,6 +8,7 @@ service's names (`SOCCER_POSTGRES_*`, `MLFLOW_*`, `MINIO_*`, `FASTAPI_*`,
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
@@ -244,31 +245,16 @@ class Settings(BaseSettings):
     @property
     def named_api_keys(self) -> dict[str, str]:
         """Every key by its name: MATCHGRAPH_API_KEYS's, then FASTAPI_HEADER_TOKEN as
-        `header` and FASTAPI_QUERY_TOKEN as `query` (a name given twice is refused)."""
-        keys: dict[str, str] = {}
+        `header` and FASTAPI_QUERY_TOKEN as `query` (a name given twice is refused).
+        Read per request: parsed once per distinct value (`_named_keys` caches)."""
         raw = self.api_keys.get_secret_value() if self.api_keys else ""
-        for item in (part.strip() for part in raw.split(",")):
-            if not item:
-                continue
-            name, sep, key = item.partition(":")
-            name, key = name.strip(), key.strip()
-            if not sep or not KEY_NAME.fullmatch(name) or not key:
-                raise ValueError(
-                    "MATCHGRAPH_API_KEYS takes `name:key` pairs separated by commas, names of "
-                    f"letters, digits, `_` and `-`; got an entry named {name!r}"
-                )
-            if name in keys:
-                raise ValueError(f"MATCHGRAPH_API_KEYS names {name!r} twice")
-            keys[name] = key
-        for name, secret in (("header", self.header_token), ("query", self.query_token)):
-            if secret is not None and secret.get_secret_value():
-                if name in keys:
-                    raise ValueError(f"the key name {name!r} is taken by FASTAPI_*_TOKEN")
-                keys[name] = secret.get_secret_value()
-        return keys
+        header = self.header_token.get_secret_value() if self.header_token else ""
+        query = self.query_token.get_secret_value() if self.query_token else ""
+        return dict(_named_keys(raw, header, query))
 
     @property
     def auth_enabled(self) -> bool:
+        """Any key configured."""
         return bool(self.named_api_keys)
 
     @property
@@ -338,3 +324,28 @@ class Settings(BaseSettings):
     @property
     def mlflow_artifact_root(self) -> Path:
         return self.data_dir.resolve() / "mlflow" / "artifacts"
+
+
+@lru_cache(maxsize=8)
+def _named_keys(raw: str, header: str, query: str) -> tuple[tuple[str, str], ...]:
+    """MATCHGRAPH_API_KEYS parsed, then the FASTAPI_* tokens as `header` and `query`."""
+    keys: dict[str, str] = {}
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        name, sep, key = item.partition(":")
+        name, key = name.strip(), key.strip()
+        if not sep or not KEY_NAME.fullmatch(name) or not key:
+            raise ValueError(
+                "MATCHGRAPH_API_KEYS takes `name:key` pairs separated by commas, names of "
+                f"letters, digits, `_` and `-`; got an entry named {name!r}"
+            )
+        if name in keys:
+            raise ValueError(f"MATCHGRAPH_API_KEYS names {name!r} twice")
+        keys[name] = key
+    for name, secret in (("header", header), ("query", query)):
+        if secret:
+            if name in keys:
+                raise ValueError(f"the key name {name!r} is taken by FASTAPI_*_TOKEN")
+            keys[name] = secret
+    return tuple(keys.items())

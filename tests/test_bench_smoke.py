@@ -177,16 +177,15 @@ def test_bench_quick_surface_loads_guarded_and_open_servers(tmp_path: Path, work
     (the load generator fails the run on any error, 429 included), and the ratios computed."""
     results_dir = tmp_path / "results"
     stdout = _bench(work_dir, results_dir, "--scenarios", "surface", "--page-seconds", "2")
-    assert "surface: keys + rate limit + APQ" in stdout
+    assert "surface: keys + rate limit + APQ, and tracing" in stdout
 
     [path] = results_dir.glob("*.json")
     surface = json.loads(path.read_text())["scenarios"]["surface"]
-    labels = {
-        f"{d} {k}" for d in ("page", "tiny") for k in ("open full", "guarded full", "guarded apq")
-    }
+    kinds = ("open full", "guarded full", "guarded apq", "traced full")
+    labels = {f"{d} {k}" for d in ("page", "tiny") for k in kinds}
     assert set(surface["systems"]) == labels
     for system in surface["systems"].values():
         assert system["requests"] > 0 and system["p50_ms"] <= system["p99_ms"]
     assert set(surface["ratios"]) == {
-        f"{d} guarded {k}/open full" for d in ("page", "tiny") for k in ("full", "apq")
+        f"{d} {k}/open full" for d in ("page", "tiny") for k in kinds[1:]
     }

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import websockets
 from api import metrics
 from api.drain import WS_CLOSE_CODE
 from graph.settings import Settings
+from tests.fixtures.ports import free_port
 from tests.fixtures.server import LiveServer
 from tests.fixtures.sse import EVENT_STREAM, TOKEN_HEADER, Event, events
 from tests.fixtures.worker import WorkerProcess, worker_env
@@ -53,13 +53,6 @@ class Served:
         return self.log.read_text()[-4000:]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def drain_settings(live_settings: Settings, request: pytest.FixtureRequest) -> Settings:
     """This session's Redis database, in a namespace of this test's own (its workers
@@ -74,7 +67,7 @@ def start_serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     started: list[Served] = []
 
     def _start(settings: Settings, *, workers: int = 1, **env: str) -> Served:
-        port = _free_port()
+        port = free_port()
         log = tmp_path / f"serve-{len(started)}.log"
         environment = worker_env(
             settings, MATCHGRAPH_STORAGE="local", MATCHGRAPH_PORT=str(port), **env

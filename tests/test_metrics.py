@@ -14,7 +14,6 @@ import math
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from graph.settings import Settings
 from graph.sources.tables import DRIFT, ODDS, PREDICTIONS
 from graph.taskqueue.workers import health_key, health_payload
 from tests import datasets
+from tests.fixtures.ports import free_port
 from tests.fixtures.promtool import check_metrics
 from tests.fixtures.server import LiveServer, ServeFactory
 from tests.fixtures.worker import OwnRedis
@@ -74,13 +74,6 @@ def count(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def small_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("metrics-small")
@@ -91,7 +84,7 @@ def small_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def dead_redis_url() -> str:
     """A Redis URL where nothing listens."""
-    return f"redis://127.0.0.1:{_free_port()}/0"
+    return f"redis://127.0.0.1:{free_port()}/0"
 
 
 @pytest.fixture(scope="module")
@@ -378,7 +371,7 @@ def two_workers(tmp_path: Path, small_dir: Path, dead_redis_url: str) -> Iterato
     directory.mkdir()
     (directory / "counter_999999.db").write_bytes(b"left by a previous run")
     (directory / "keep-me.txt").write_text("not prometheus-client's")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PROMETHEUS_MULTIPROC_DIR": str(directory),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from api.persisted.protocol import sha256_hex
 from api.persisted.registry import ApqRegistry
 from graph.settings import Settings
 from tests import datasets
+from tests.fixtures.ports import free_port
 from tests.fixtures.server import LiveServer, ServeFactory
 from tests.fixtures.sse import EVENT_STREAM, collect
 from tests.fixtures.worker import OwnRedis, redis_url
@@ -249,13 +249,6 @@ async def test_a_registration_stays_within_the_document_size_limit(
 # -- two API processes, one Redis ---------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def two_processes(
     tmp_path: Path, small_dir: Path, redis_db: int, namespace: str
@@ -264,7 +257,7 @@ def two_processes(
     processes: list[tuple[subprocess.Popen[bytes], Path]] = []
     urls = []
     for index in range(2):
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "MATCHGRAPH_DATA_DIR": str(small_dir),

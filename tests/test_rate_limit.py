@@ -436,6 +436,30 @@ async def test_the_budget_is_one_gcra_key_per_partition_that_expires(namespace: 
         await client.aclose()
 
 
+async def test_concurrent_charges_share_round_trips_and_survive_a_lost_script(
+    own_redis: OwnRedis,
+) -> None:
+    """Charges made in the same loop turn go to Redis as one pipeline (graph/ratelimit/
+    coalesce.py), each with its own verdict; a server that lost the script (SCRIPT FLUSH,
+    a restart) gets it again and the charges still count, exactly once."""
+    client = Redis.from_url(own_redis.url)
+    limiter = RateLimiter(client, names=RedisNames("coalesce"), per_minute=600)
+    web = Partition.key("web")
+    try:
+        verdicts = await asyncio.gather(*(limiter.charge(web, 10) for _ in range(40)))
+        assert [v.allowed for v in verdicts] == [True] * 40
+        assert sorted(v.remaining for v in verdicts) == list(range(200, 600, 10))
+        assert limiter._script.round_trips < 40  # one per loop turn, not one per charge
+
+        await client.script_flush()
+        again = await asyncio.gather(*(limiter.charge(web, 10) for _ in range(25)))
+        assert [v.known for v in again] == [True] * 25  # reloaded, not failed open
+        assert [v.allowed for v in again] == [True] * 20 + [False] * 5
+        assert (await limiter.peek(web)).remaining == 0
+    finally:
+        await client.aclose()
+
+
 async def test_redis_down_fails_open_and_counts(
     serve: ServeFactory, data_dir: Path, namespace: str, own_redis: OwnRedis
 ) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,8 @@ import pytest
 import redis
 
 from graph.settings import Settings
+from tests.fixtures.ports import free_port
 from tests.fixtures.server import LiveServer
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -62,7 +55,7 @@ def _gone(pid: int) -> bool:
 async def test_up_generates_data_starts_redis_worker_and_api(
     tmp_path: Path, stop: signal.Signals
 ) -> None:
-    port, redis_port = _free_port(), _free_port()
+    port, redis_port = free_port(), free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     env = {
         **os.environ,
@@ -135,12 +128,12 @@ def _worker_child(pid: int) -> int | None:
 async def test_up_restarts_a_worker_that_dies(
     tmp_path: Path, demo_dir: Path, demo_settings: Settings
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "MATCHGRAPH_DATA_DIR": str(demo_dir),  # data and models exist: nothing to generate
         "MLFLOW_TRACKING_URI": demo_settings.effective_mlflow_uri,
-        "MATCHGRAPH_REDIS_URL": f"redis://127.0.0.1:{_free_port()}/0",
+        "MATCHGRAPH_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
         "MATCHGRAPH_PORT": str(port),
     }
     log = tmp_path / "up.log"

@@ -15,6 +15,7 @@ import json
 import math
 import statistics
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +68,46 @@ def run(
     )
     rounds = max(2, seconds // 5)
     burst = max(1, round(seconds / rounds))
+    warmup = WARMUP_SECONDS if generator == "asyncio" else 0
+    bursts = rotating_bursts(
+        plan,
+        servers.values(),
+        rounds=rounds,
+        burst=burst,
+        warmup=warmup,
+        work_dir=work_dir,
+        generator=generator,
+    )
+    systems = {label: combine(results) for label, results in bursts.items()}
+    return {
+        "page_size": plan[0].expect,
+        "connections": CONNECTIONS,
+        "rounds": rounds,
+        "burst_seconds": burst,
+        "load_generator": generator,
+        "warmup_seconds": warmup,
+        "systems": systems,
+        "bursts": bursts,
+        "ratios": {f"{a}/{b}": compare(systems[a], systems[b]) for a, b in COMPARISONS},
+    }
 
-    by_url = {server.url: server for server in servers.values()}
+
+def rotating_bursts(
+    plan: list[LoadSpec],
+    servers: Iterable[Server],
+    *,
+    rounds: int,
+    burst: int,
+    warmup: float,
+    work_dir: Path,
+    generator: str = "asyncio",
+) -> dict[str, list[dict[str, Any]]]:
+    """Each spec's bursts: `rounds` rounds, every spec once a round, in an order that
+    rotates so none always follows the same neighbour; each burst with the CPU its
+    server used over it (`server_cpu`: 1.0 = one core saturated)."""
+    by_url = {server.url: server for server in servers}
 
     def burst_of(spec: LoadSpec, seconds: int, round_no: int, warmup: float) -> dict[str, Any]:
-        """One burst, plus the server's CPU use over it (1.0 = one core saturated)."""
         server = by_url[spec.url]
         cpu, wall = server.cpu_seconds(), time.monotonic()
         result = run_load(
@@ -88,7 +124,6 @@ def run(
         result["server_cpu_s"] = used
         return result
 
-    warmup = WARMUP_SECONDS if generator == "asyncio" else 0
     if generator == "wrk":  # wrk cannot warm up inside a burst: a separate one, untimed
         for spec in plan:
             burst_of(spec, WARMUP_SECONDS, 0, 0)
@@ -97,18 +132,7 @@ def run(
         shift = round_no % len(plan)
         for spec in [*plan[shift:], *plan[:shift]]:
             bursts[spec.label].append(burst_of(spec, burst, round_no, warmup))
-    systems = {label: combine(results) for label, results in bursts.items()}
-    return {
-        "page_size": plan[0].expect,
-        "connections": CONNECTIONS,
-        "rounds": rounds,
-        "burst_seconds": burst,
-        "load_generator": generator,
-        "warmup_seconds": warmup,
-        "systems": systems,
-        "bursts": bursts,
-        "ratios": {f"{a}/{b}": compare(systems[a], systems[b]) for a, b in COMPARISONS},
-    }
+    return bursts
 
 
 def combine(results: list[dict[str, Any]]) -> dict[str, float]:

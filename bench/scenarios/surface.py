@@ -6,7 +6,10 @@ serve`), on the same data and the same Redis:
 - `open`: the defaults (no key, no rate limit; cost analysis and APQ are always on);
 - `guarded`: named API keys and a cost-based rate limit (MATCHGRAPH_API_KEYS,
   MATCHGRAPH_RATE_LIMIT_COST_PER_MINUTE: a budget no request here exhausts, so
-  every request pays the GCRA round trip to Redis and none is refused).
+  every request pays the GCRA round trip to Redis and none is refused);
+- `traced`: the defaults with OpenTelemetry on (MATCHGRAPH_OTEL_ENABLED; the SDK's
+  provider records every span, OTEL_TRACES_EXPORTER=none drops them at the end,
+  so what is measured is making the spans, not shipping them).
 
 Load as in `page` (closed loop, 32 keep-alive connections, rotating bursts,
 every request a cache miss through a nonce variable), for two documents: the
@@ -17,9 +20,10 @@ per-request cost weighs most. Per document:
 - `guarded full`: the same with its X-API-Key on `guarded`: + key check + one
   Redis round trip;
 - `guarded apq`: only the document's sha256 (APQ, registered once before), on
-  `guarded`: + the registry lookup (in-process LRU in front of Redis).
+  `guarded`: + the registry lookup (in-process LRU in front of Redis);
+- `traced full`: the document on `traced`.
 
-Ratios `guarded …/open full`: requests/s, p99 and server CPU per request.
+Ratios `… /open full`: requests/s, p99 and server CPU per request.
 """
 
 from __future__ import annotations
@@ -27,19 +31,16 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.load import NONCE, LoadSpec, run_load
+from bench.load import NONCE, LoadSpec
 from bench.queries import PAGE, PAGE_SIZE, PROBE
-from bench.scenarios.page import combine, compare
+from bench.scenarios.page import CONNECTIONS, WARMUP_SECONDS, combine, compare, rotating_bursts
 from bench.systems import BenchError, Server, Servers, System, free_port
 
-CONNECTIONS = 32
-WARMUP_SECONDS = 1
 KEY = "bench-surface-key-0123456789"  # a throwaway key for a loopback-only process
 BUDGET = 2_000_000_000  # cost units per minute: never reached, always charged
 NAMESPACE = "matchgraph-bench-surface"
@@ -89,7 +90,7 @@ def _register(server: Server, query: str, variables: dict[str, Any]) -> None:
         raise BenchError(f"{server.name} answered without RateLimit-Policy: no rate limit on")
 
 
-def specs(open_: Server, guarded: Server, match_id: int, n: int) -> list[LoadSpec]:
+def specs(open_: Server, guarded: Server, traced: Server, match_id: int, n: int) -> list[LoadSpec]:
     key = (("X-API-Key", KEY),)
     plan = []
     for doc, query, variables, token, expect in (
@@ -114,6 +115,7 @@ def specs(open_: Server, guarded: Server, match_id: int, n: int) -> list[LoadSpe
                 "",
                 key,
             ),
+            LoadSpec(f"{doc} traced full", traced.url, "POST", "/graphql", full, token, expect),
         ]
     return plan
 
@@ -132,37 +134,30 @@ def run(
                 "MATCHGRAPH_RATE_LIMIT_COST_PER_MINUTE": str(BUDGET),
             },
         )
-        for server in (open_, guarded):
+        traced = _serve(
+            servers,
+            "traced",
+            data_dir,
+            {"MATCHGRAPH_OTEL_ENABLED": "true", "OTEL_TRACES_EXPORTER": "none"},
+        )
+        for server in (open_, guarded, traced):
             servers.wait_ready(server)
-        plan = specs(open_, guarded, match_id, n)
-        by_url = {server.url: server for server in (open_, guarded)}
+        plan = specs(open_, guarded, traced, match_id, n)
         rounds = max(2, seconds // 5)
         burst = max(1, round(seconds / rounds))
-        bursts: dict[str, list[dict[str, Any]]] = {spec.label: [] for spec in plan}
-        for round_no in range(1, rounds + 1):
-            shift = round_no % len(plan)
-            for spec in [*plan[shift:], *plan[:shift]]:
-                server = by_url[spec.url]
-                cpu, wall = server.cpu_seconds(), time.monotonic()
-                result = run_load(
-                    spec,
-                    seconds=burst,
-                    connections=CONNECTIONS,
-                    round_no=round_no,
-                    work_dir=work_dir,
-                    warmup=WARMUP_SECONDS,
-                )
-                used = server.cpu_seconds() - cpu
-                result["server_cpu"] = used / (time.monotonic() - wall)
-                result["server_cpu_s"] = used
-                bursts[spec.label].append(result)
+        bursts = rotating_bursts(
+            plan,
+            (open_, guarded, traced),
+            rounds=rounds,
+            burst=burst,
+            warmup=WARMUP_SECONDS,
+            work_dir=work_dir,
+        )
         systems = {label: combine(results) for label, results in bursts.items()}
     ratios = {
-        f"{doc} guarded {kind}/open full": compare(
-            systems[f"{doc} guarded {kind}"], systems[f"{doc} open full"]
-        )
+        f"{doc} {kind}/open full": compare(systems[f"{doc} {kind}"], systems[f"{doc} open full"])
         for doc in ("page", "tiny")
-        for kind in ("full", "apq")
+        for kind in ("guarded full", "guarded apq", "traced full")
     }
     return {
         "connections": CONNECTIONS,
@@ -177,8 +172,9 @@ def run(
 
 def render(r: dict[str, Any]) -> list[str]:
     lines = [
-        f"surface: keys + rate limit + APQ against the defaults, {r['connections']} clients, "
-        f"{r['rounds']} x {r['burst_seconds']} s bursts each, every request a cache miss",
+        "surface: keys + rate limit + APQ, and tracing, against the defaults, "
+        f"{r['connections']} clients, {r['rounds']} x {r['burst_seconds']} s bursts each, "
+        "every request a cache miss",
         f"  {'system':<20}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'server CPU':>12}{'CPU us/req':>12}",
     ]

@@ -10,8 +10,9 @@ back at `per_minute / 60` per second.
 
 Why one Lua script: the read, the decision and the write must be atomic across
 every API replica, and a request must not pay more than one Redis round trip
-for it. redis-py's `register_script` sends EVALSHA (and the script itself once
-per Redis server, when it answers NOSCRIPT). The clock is Redis's (`TIME`), so
+for it. The charges of concurrent requests share that round trip: they are sent
+as one pipeline of EVALSHA per loop turn (graph/ratelimit/coalesce.py says why;
+the script itself is sent again when a server answers NOSCRIPT). The clock is Redis's (`TIME`), so
 replicas with skewed clocks still share one budget. Each key expires when its
 budget would be full again: idle partitions vanish by themselves.
 
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from graph.ratelimit.coalesce import CoalescedScript
 from graph.taskqueue.names import RedisNames
 
 log = logging.getLogger("matchgraph.ratelimit")
@@ -128,7 +130,7 @@ class RateLimiter:
         self.names = names
         self.per_minute = per_minute
         self._interval_us = WINDOW_SECONDS * _US / per_minute
-        self._script = redis.register_script(GCRA_SCRIPT)
+        self._script = CoalescedScript(redis, GCRA_SCRIPT)
         self._on_charge, self._on_refusal, self._on_store_error = (
             on_charge,
             on_refusal,
@@ -146,8 +148,8 @@ class RateLimiter:
             return self._unknown()
         try:
             allowed, used_us, retry_us = await self._script(
-                keys=[self.names.rate_limit_key(partition.subject)],
-                args=[self._interval_us, WINDOW_SECONDS * _US, cost],
+                self.names.rate_limit_key(partition.subject),
+                (self._interval_us, WINDOW_SECONDS * _US, cost),
             )
         except (RedisError, OSError) as error:
             self._store_failed(error)
