@@ -195,7 +195,7 @@ class MatchGraphView(GraphQLViewBase[Context, None]):
             request=request,
             response=response,
             cost_only=cost_only,
-            client_address=self.rate_limits.client_address(request),
+            client_address=self.rate_limits.budget_address(request, self.services.rate_limiter),
         )
         if isinstance(request, Request):
             request.state.graphql_context = context

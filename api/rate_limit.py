@@ -142,6 +142,13 @@ class HttpRateLimits:
     def client_address(self, connection: HTTPConnection) -> str | None:
         return self.proxies.of(connection)
 
+    def budget_address(self, connection: HTTPConnection, limiter: RateLimiter | None) -> str | None:
+        """The client address when it names a budget (a limiter on, no keys), else None:
+        resolving forwarded addresses is no work for every request to do."""
+        if limiter is None or self.auth_enabled:
+            return None
+        return self.client_address(connection)
+
     def partition(self, connection: HTTPConnection) -> Partition:
         return partition_for(
             auth_enabled=self.auth_enabled,

@@ -68,7 +68,8 @@ def _extensions(settings: Settings, observers: Sequence[Any] = ()) -> list[Any]:
         # before any other has begun (graph/cost/analysis.py).
         cost_analysis(max_cost=settings.max_cost, enforce=settings.cost_mode == "enforce"),
         # Charges the estimate to the key's (or address's) budget; over it, nothing runs.
-        RateLimiting,
+        # Only with a budget: its async hook is no work for every operation to do.
+        *([RateLimiting] if settings.rate_limit_cost_per_minute else []),
         OperationScopes,
         *execute,
         # Inside the operation's scope, around ErrorCodes: they see coded errors and loaders.

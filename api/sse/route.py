@@ -232,7 +232,7 @@ class GraphQLStream:
                 per_operation=True,
                 auth_scope=scope,
                 request=request,
-                client_address=view.rate_limits.client_address(request),
+                client_address=view.rate_limits.budget_address(request, view.services.rate_limiter),
             )
 
         return results(self.view.schema, params, new_context)
