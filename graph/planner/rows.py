@@ -94,6 +94,16 @@ def _outcome_names(values: list[Any]) -> list[str | None]:
     return [OUTCOME_NAMES[v] if v is not None and 0 <= v <= 2 else None for v in values]
 
 
+def catalog_column(name: str) -> Callable[[MatchRows, Args], list[Any]]:
+    """A planned field of Match that serves one catalogue column as it is."""
+
+    def values(self: MatchRows, args: Args) -> list[Any]:
+        return self._column(name)
+
+    values.__name__ = name
+    return values
+
+
 class MatchRows(RowSet):
     """Catalogue rows (positions into the sorted match catalogue)."""
 
@@ -133,29 +143,14 @@ class MatchRows(RowSet):
     def id(self, args: Args) -> list[str]:
         return [encode_global_id("Match", str(i)) for i in self.ids]
 
-    def start_time_utc(self, args: Args) -> list[Any]:
-        return self._column("start_iso")
-
-    def home_team_name(self, args: Args) -> list[Any]:
-        return self._column("homeTeamName")
-
-    def away_team_name(self, args: Args) -> list[Any]:
-        return self._column("awayTeamName")
-
-    def tournament_name(self, args: Args) -> list[Any]:
-        return self._column("tournamentName")
-
-    def women(self, args: Args) -> list[Any]:
-        return self._column("women")
-
-    def is_future(self, args: Args) -> list[Any]:
-        return self._column("is_future")
-
-    def home_score(self, args: Args) -> list[Any]:
-        return self._column("homeScore")
-
-    def away_score(self, args: Args) -> list[Any]:
-        return self._column("awayScore")
+    start_time_utc = catalog_column("start_iso")
+    home_team_name = catalog_column("homeTeamName")
+    away_team_name = catalog_column("awayTeamName")
+    tournament_name = catalog_column("tournamentName")
+    women = catalog_column("women")
+    is_future = catalog_column("is_future")
+    home_score = catalog_column("homeScore")
+    away_score = catalog_column("awayScore")
 
     def outcome(self, args: Args) -> list[Any]:
         return _outcome_names(self._column("outcome"))
