@@ -10,12 +10,10 @@ import pandas as pd
 import pytest
 
 from graph.sources.snapshots import Sources
-from tests import snapshot_data
 from tests.analytics_support import (
     assert_close,
     counted,
     data,
-    demo_frame,
     error_codes,
     reference_values,
     run,
@@ -36,17 +34,6 @@ ROI_QUERY = (
     "{ backtest(pick: PREDICTED, minEdge: 1e-16) { byRegion { region bets won profit roi } } }"
 )
 OUTCOMES = ("HOME", "DRAW", "AWAY")
-
-
-@pytest.fixture(scope="module")
-async def demo_sources(demo_dir: Path) -> Sources:
-    sources, _ = await snapshot_data.load(demo_dir)
-    return sources
-
-
-@pytest.fixture(scope="module")
-def frame(demo_dir: Path) -> pd.DataFrame:
-    return demo_frame(demo_dir)
 
 
 def replay(rows: pd.DataFrame, args: dict[str, Any]) -> dict[str, Any]:
@@ -117,9 +104,11 @@ def replay(rows: pd.DataFrame, args: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 async def test_backtest_equals_a_plain_replay(
-    demo_sources: Sources, frame: pd.DataFrame, args: dict[str, Any]
+    demo_sources: Sources, demo_table: pd.DataFrame, args: dict[str, Any]
 ) -> None:
-    rows = reference_values(counted(frame, include_training=args.get("includeTraining", False)))
+    rows = reference_values(
+        counted(demo_table, include_training=args.get("includeTraining", False))
+    )
     if "region" in args:
         rows = rows[rows["region"].str.casefold() == args["region"]]
     if "to" in args:

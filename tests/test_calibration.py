@@ -16,7 +16,7 @@ from graph.analytics.cache import RESULTS
 from graph.settings import Settings
 from graph.sources.snapshots import Sources
 from tests import snapshot_data
-from tests.analytics_support import assert_close, counted, data, demo_frame, error_codes, run
+from tests.analytics_support import assert_close, counted, data, error_codes, run
 
 QUERY = """query Calibration($region: String, $from: DateTime, $to: DateTime,
                           $includeTraining: Boolean, $bins: Int) {
@@ -26,17 +26,6 @@ QUERY = """query Calibration($region: String, $from: DateTime, $to: DateTime,
   }
 }"""
 PROBA = ["proba_home", "proba_draw", "proba_away"]
-
-
-@pytest.fixture(scope="module")
-async def demo_sources(demo_dir: Path) -> Sources:
-    sources, _ = await snapshot_data.load(demo_dir)
-    return sources
-
-
-@pytest.fixture(scope="module")
-def frame(demo_dir: Path) -> pd.DataFrame:
-    return demo_frame(demo_dir)
 
 
 def reference(rows: pd.DataFrame, bins: int) -> dict[str, Any]:
@@ -84,9 +73,9 @@ def reference(rows: pd.DataFrame, bins: int) -> dict[str, Any]:
     ],
 )
 async def test_calibration_equals_pandas_on_the_demo(
-    demo_sources: Sources, frame: pd.DataFrame, variables: dict[str, Any]
+    demo_sources: Sources, demo_table: pd.DataFrame, variables: dict[str, Any]
 ) -> None:
-    rows = counted(frame, include_training=variables.get("includeTraining", False))
+    rows = counted(demo_table, include_training=variables.get("includeTraining", False))
     if "region" in variables:
         rows = rows[rows["region"].str.casefold() == variables["region"].casefold()]
     if "from" in variables:
@@ -102,11 +91,11 @@ async def test_calibration_equals_pandas_on_the_demo(
 
 
 async def test_out_of_sample_is_the_default_and_smaller(
-    demo_sources: Sources, frame: pd.DataFrame
+    demo_sources: Sources, demo_table: pd.DataFrame
 ) -> None:
     outside = data(await run(demo_sources, QUERY))["calibration"]["matches"]
     everything = data(await run(demo_sources, QUERY, {"includeTraining": True}))
-    finished = frame["homeScore"].notna() & frame["proba_home"].notna()
+    finished = demo_table["homeScore"].notna() & demo_table["proba_home"].notna()
     assert everything["calibration"]["matches"] == int(finished.sum())
     assert 0 < outside < int(finished.sum())
 

@@ -14,7 +14,7 @@ from graph.analytics.cache import TABLES
 from graph.analytics.table import match_table, values_at
 from graph.sources.snapshots import Sources
 from tests import datasets, snapshot_data
-from tests.analytics_support import both, data, demo_frame, reference_values, run
+from tests.analytics_support import both, data, reference_values, run
 from tests.fixtures.server import ServeFactory
 
 VALUE = "value { home draw away best bestEdge kelly }"
@@ -26,17 +26,6 @@ PAGE = """query Page($first: Int!, $after: String, $minEdge: Float, $region: Str
     edges { node { matchId VALUE } }
   }
 }""".replace("VALUE", VALUE)
-
-
-@pytest.fixture(scope="module")
-async def demo_sources(demo_dir: Path) -> Sources:
-    sources, _ = await snapshot_data.load(demo_dir)
-    return sources
-
-
-@pytest.fixture(scope="module")
-def frame(demo_dir: Path) -> pd.DataFrame:
-    return demo_frame(demo_dir)
 
 
 async def _all_pages(sources: Sources, size: int, **variables: Any) -> tuple[list[dict], int]:
@@ -70,11 +59,11 @@ def _expected(rows: pd.DataFrame) -> dict[int, dict[str, Any]]:
 
 
 async def test_every_value_of_the_demo_equals_pandas(
-    demo_sources: Sources, frame: pd.DataFrame
+    demo_sources: Sources, demo_table: pd.DataFrame
 ) -> None:
     nodes, total = await _all_pages(demo_sources, 5000)
-    assert total == len(frame)
-    expected = _expected(reference_values(frame))
+    assert total == len(demo_table)
+    expected = _expected(reference_values(demo_table))
     got = {n["matchId"]: n["value"] for n in nodes if n["value"] is not None}
     assert set(got) == set(expected)
     assert len(got) > 1000  # most matches have odds
@@ -97,9 +86,9 @@ async def test_every_value_of_the_demo_equals_pandas(
     ],
 )
 async def test_min_edge_pages_exactly_what_pandas_selects(
-    demo_sources: Sources, frame: pd.DataFrame, min_edge: float, filters: dict[str, Any]
+    demo_sources: Sources, demo_table: pd.DataFrame, min_edge: float, filters: dict[str, Any]
 ) -> None:
-    rows = reference_values(frame)
+    rows = reference_values(demo_table)
     rows = rows[rows["best_edge"] >= min_edge]
     if "region" in filters:
         rows = rows[rows["region"].str.casefold() == filters["region"]]
@@ -112,9 +101,9 @@ async def test_min_edge_pages_exactly_what_pandas_selects(
 
 
 async def test_value_through_match_node_and_region_pages_is_the_same(
-    demo_sources: Sources, frame: pd.DataFrame
+    demo_sources: Sources, demo_table: pd.DataFrame
 ) -> None:
-    rows = reference_values(frame)
+    rows = reference_values(demo_table)
     match_id = int(rows.index[len(rows) // 2])
     region = str(rows.loc[match_id, "region"])
     query = f"""{{
